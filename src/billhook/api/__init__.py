@@ -1,0 +1,1 @@
+"""The HTTP edge: validation, auth, problem+json, idempotency."""

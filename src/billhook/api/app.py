@@ -1,0 +1,38 @@
+"""The FastAPI application: routers under /api/v1, problem+json errors, idempotency."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from billhook import __version__
+from billhook.api import problems
+from billhook.api.idempotency import IdempotencyMiddleware
+from billhook.api.routes import customers, invoices, plans, subscriptions, system
+from billhook.runtime import Runtime
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+
+    app = FastAPI(
+        title="billhook",
+        version=__version__,
+        summary="Invoicing engine for subscription and usage billing, with hooks before money moves.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    problems.install(app)
+    app.add_middleware(IdempotencyMiddleware)
+    api = APIRouter(prefix=API_PREFIX)
+    for module in (customers, plans, subscriptions, invoices, system):
+        api.include_router(module.router)
+    app.include_router(api)
+    app.include_router(system.health)
+    return app

@@ -1,0 +1,379 @@
+"""Request and response models: they validate input and are the OpenAPI schema."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+DecimalStr = Annotated[
+    str, Field(pattern=r"^-?[0-9]{1,18}(\.[0-9]{1,12})?$", examples=["12.50"], description="A decimal string")
+]
+QuantityStr = Annotated[str, Field(pattern=r"^[0-9]{1,15}(\.[0-9]{1,12})?$", examples=["57.5"])]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["EUR"], description="ISO 4217 code")]
+Key = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
+Name = Annotated[str, Field(min_length=1, max_length=256)]
+Text = Annotated[str, Field(max_length=4096)]
+IsoDuration = Annotated[str, Field(pattern=r"^P", max_length=32, examples=["P1M", "PT1H"])]
+InvoicePeriod = Literal["current", "outstanding"]
+
+
+class In(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    def data(self) -> dict[str, Any]:
+        return self.model_dump(mode="python", exclude_unset=False, by_alias=True)
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[dict[str, str]] | None = None
+
+
+class Period(Out):
+    from_: str | None = Field(None, alias="from")
+    to: str | None = None
+
+
+# ------------------------------------------------------------------------------------ customers
+
+
+class Address(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    country: Annotated[str, Field(max_length=2)] | None = None
+    postalCode: Annotated[str, Field(max_length=64)] | None = None
+    state: Annotated[str, Field(max_length=256)] | None = None
+    city: Annotated[str, Field(max_length=256)] | None = None
+    line1: Annotated[str, Field(max_length=256)] | None = None
+    line2: Annotated[str, Field(max_length=256)] | None = None
+    phoneNumber: Annotated[str, Field(max_length=64)] | None = None
+
+
+class UsageAttribution(BaseModel):
+    subjectKeys: list[Annotated[str, Field(max_length=256)]] = Field(default_factory=list, max_length=100)
+
+
+class CustomerIn(In):
+    key: Key | None = None
+    name: Name
+    description: Text | None = None
+    primaryEmail: Annotated[str, Field(max_length=320)] | None = None
+    currency: Currency | None = None
+    billingAddress: Address | None = None
+    metadata: dict[str, Annotated[str, Field(max_length=1024)]] | None = Field(None, max_length=50)
+    usageAttribution: UsageAttribution | None = None
+
+
+class Customer(Out):
+    id: str
+    key: str | None
+    name: str
+    description: str | None = None
+    primaryEmail: str | None = None
+    currency: str | None = None
+    billingAddress: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    usageAttribution: dict[str, Any] | None = None
+    createdAt: str
+    updatedAt: str
+    deletedAt: str | None = None
+
+
+# ------------------------------------------------------------------------------------ prices
+
+
+class AmountIn(BaseModel):
+    type: Literal["flat", "unit"] | None = None
+    amount: DecimalStr
+
+
+class Tier(BaseModel):
+    upToAmount: QuantityStr | None = None
+    flatPrice: AmountIn | None = None
+    unitPrice: AmountIn | None = None
+
+
+class FlatPrice(BaseModel):
+    type: Literal["flat"]
+    amount: DecimalStr
+    paymentTerm: Literal["in_advance", "in_arrears"] = "in_advance"
+
+
+class UnitPrice(BaseModel):
+    type: Literal["unit"]
+    amount: DecimalStr
+    minimumAmount: DecimalStr | None = None
+    maximumAmount: DecimalStr | None = None
+
+
+class TieredPrice(BaseModel):
+    type: Literal["tiered"]
+    mode: Literal["graduated", "volume"]
+    tiers: list[Tier] = Field(min_length=1, max_length=100)
+    minimumAmount: DecimalStr | None = None
+    maximumAmount: DecimalStr | None = None
+
+
+class PackagePrice(BaseModel):
+    type: Literal["package"]
+    amount: DecimalStr
+    quantityPerPackage: QuantityStr
+    minimumAmount: DecimalStr | None = None
+    maximumAmount: DecimalStr | None = None
+
+
+Price = Annotated[FlatPrice | UnitPrice | TieredPrice | PackagePrice, Field(discriminator="type")]
+
+
+# ------------------------------------------------------------------------------------ plans
+
+
+class ChargeIn(BaseModel):
+    key: Key
+    name: Name | None = None
+    price: FlatPrice
+
+
+class ItemIn(BaseModel):
+    key: Key
+    name: Name | None = None
+    includedQuantity: QuantityStr = "0"
+    usageType: Literal["metered", "licensed"] = "metered"
+    price: Price
+
+
+class PlanIn(In):
+    key: Key
+    name: Name
+    description: Text | None = None
+    currency: Currency
+    billingCadence: Literal["P1D", "P1W", "P1M", "P3M", "P1Y"] = "P1M"
+    trialPeriod: IsoDuration | None = None
+    charges: list[ChargeIn] = Field(default_factory=list, max_length=50)
+    items: list[ItemIn] = Field(default_factory=list, max_length=50)
+
+    def data(self) -> dict[str, Any]:
+        return self.model_dump(mode="python", exclude_none=True)
+
+
+class PlanUpdate(PlanIn):
+    key: Key | None = None  # type: ignore[assignment]
+
+    def data(self) -> dict[str, Any]:
+        return self.model_dump(mode="python", exclude_none=True)
+
+
+class Plan(Out):
+    id: str
+    key: str
+    name: str
+    description: str | None = None
+    currency: str
+    billingCadence: str
+    trialPeriod: str | None = None
+    charges: list[dict[str, Any]]
+    items: list[dict[str, Any]]
+    createdAt: str
+    updatedAt: str
+
+
+# ------------------------------------------------------------------------------------ subscriptions
+
+
+class SubscriptionIn(In):
+    customerId: Annotated[str, Field(min_length=1, max_length=256, description="customer id or key")]
+    plan: Annotated[str, Field(min_length=1, max_length=256, description="plan id or key")]
+    startAt: AwareDatetime | None = None
+    billingAnchor: AwareDatetime | None = None
+    metadata: dict[str, Annotated[str, Field(max_length=1024)]] | None = Field(None, max_length=50)
+
+
+class CancelIn(In):
+    timing: Literal["immediate", "end_of_period"] = "end_of_period"
+
+
+class Subscription(Out):
+    id: str
+    customerId: str
+    planId: str
+    planKey: str
+    status: Literal["trialing", "active", "canceled", "ended"]
+    startAt: str
+    billingAnchor: str
+    trialEnd: str | None = None
+    currentPeriod: Period
+    billingDatetime: str | None = None
+    cancelAt: str | None = None
+    canceledAt: str | None = None
+    endedAt: str | None = None
+    metadata: dict[str, Any] | None = None
+    createdAt: str
+    updatedAt: str
+
+
+class QuantitySet(In):
+    quantity: QuantityStr
+    invoicePeriod: InvoicePeriod = "current"
+
+
+class QuantityChange(In):
+    quantity: QuantityStr = "1"
+    invoicePeriod: InvoicePeriod = "current"
+
+
+class ItemQuantity(Out):
+    itemKey: str
+    quantity: str
+    invoicePeriod: InvoicePeriod
+    invoiceId: str
+    period: Period
+
+
+class SubscriptionItem(Out):
+    key: str
+    name: str
+    usageType: str
+    includedQuantity: str
+    current: ItemQuantity | None = None
+    outstanding: ItemQuantity | None = None
+
+
+class SubscriptionItems(Out):
+    items: list[SubscriptionItem]
+
+
+class ChargeCreate(In):
+    chargeCode: Key
+    quantity: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    eachAmount: DecimalStr
+    description: Text | None = None
+    invoicePeriod: InvoicePeriod = "current"
+
+
+class CustomCharge(Out):
+    id: str
+    subscriptionId: str
+    invoiceId: str
+    invoicePeriod: str
+    chargeCode: str
+    quantity: int
+    eachAmount: str
+    amount: str
+    description: str | None = None
+    createdAt: str
+
+
+class CustomCharges(Out):
+    items: list[CustomCharge]
+
+
+# ------------------------------------------------------------------------------------ invoices
+
+
+class Totals(Out):
+    amount: str
+    chargesTotal: str
+    discountsTotal: str
+    creditsTotal: str
+    taxesInclusiveTotal: str
+    taxesExclusiveTotal: str
+    taxesTotal: str
+    total: str
+
+
+class InvoiceLine(Out):
+    id: str
+    name: str
+    type: Literal["flat_fee", "usage_based"]
+    managedBy: str
+    status: str
+    period: Period
+    invoiceAt: str
+    price: dict[str, Any] | None = None
+    quantity: str
+    totals: Totals
+    externalIds: dict[str, Any]
+
+
+class StatusDetails(Out):
+    immutable: bool
+    failed: bool
+    extendedStatus: str
+    availableActions: dict[str, dict[str, str]]
+
+
+class Invoice(Out):
+    id: str
+    type: Literal["standard"]
+    number: str
+    currency: str
+    status: str
+    statusDetails: StatusDetails
+    customer: dict[str, Any]
+    supplier: dict[str, Any]
+    period: Period
+    createdAt: str
+    updatedAt: str
+    issuedAt: str | None = None
+    draftUntil: str | None = None
+    dueAt: str | None = None
+    voidedAt: str | None = None
+    sentToCustomerAt: str | None = None
+    workflow: dict[str, Any]
+    lines: list[InvoiceLine] | None = None
+    totals: Totals
+    validationIssues: list[dict[str, Any]]
+    externalIds: dict[str, Any]
+    metadata: dict[str, Any] | None = None
+
+
+class Transition(Out):
+    from_: str | None = Field(None, alias="from")
+    to: str
+    trigger: str
+    actor: str
+    at: str
+
+
+class InvoiceHistory(Out):
+    items: list[Transition]
+
+
+def paged(item: type[BaseModel]) -> type[BaseModel]:
+    from pydantic import create_model
+
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        f"{item.__name__}List",
+        __base__=Out,
+        items=(list[item], ...),  # type: ignore[valid-type]
+        page=(int, ...),
+        pageSize=(int, ...),
+        totalCount=(int, ...),
+    )
+
+
+CustomerList = paged(Customer)
+PlanList = paged(Plan)
+SubscriptionList = paged(Subscription)
+InvoiceList = paged(Invoice)
+
+
+# ------------------------------------------------------------------------------------ test clock
+
+
+class ClockAdvance(In):
+    to: AwareDatetime | None = None
+    by: IsoDuration | None = None
+
+
+class ClockState(Out):
+    now: str
+    enabled: bool
+    pending: int | None = None

@@ -1,0 +1,77 @@
+"""Invoices: OpenMeter's billing paths."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import AwareDatetime
+
+from billhook.api.context import Ctx, context
+from billhook.api.models import Invoice, InvoiceHistory, InvoiceList
+from billhook.api.problems import responses
+from billhook.services import invoice_queries
+from billhook.services.common import Page
+
+router = APIRouter(tags=["Invoices"])
+
+
+@router.get("/billing/invoices", response_model=InvoiceList, responses=responses(404))
+def list_invoices(
+    page: int = Query(1, ge=1, le=1_000_000),
+    pageSize: int = Query(100, ge=1, le=1000),
+    customers: list[str] = Query(default_factory=list, max_length=100),
+    statuses: list[str] = Query(default_factory=list, max_length=20),
+    extendedStatuses: list[str] = Query(default_factory=list, max_length=30),
+    issuedAfter: AwareDatetime | None = None,
+    issuedBefore: AwareDatetime | None = None,
+    subscription: str | None = Query(None, max_length=64),
+    expand: list[Literal["lines", "preceding"]] = Query(default_factory=list),
+    ctx: Ctx = Depends(context),
+) -> Any:
+    return ctx.read(
+        invoice_queries.list_,
+        Page(page, pageSize),
+        customers_=customers,
+        statuses=statuses,
+        extended_statuses=extendedStatuses,
+        issued_after=issuedAfter,
+        issued_before=issuedBefore,
+        subscription=subscription,
+        expand_lines="lines" in expand,
+    )
+
+
+@router.get("/billing/invoices/{invoiceId}", response_model=Invoice, responses=responses(404))
+def get_invoice(invoiceId: str, ctx: Ctx = Depends(context)) -> Any:
+    return ctx.read(invoice_queries.get, invoiceId)
+
+
+@router.get("/billing/invoices/{invoiceId}/history", response_model=InvoiceHistory, responses=responses(404))
+def get_invoice_history(invoiceId: str, ctx: Ctx = Depends(context)) -> Any:
+    return ctx.read(invoice_queries.history, invoiceId)
+
+
+@router.delete("/billing/invoices/{invoiceId}", status_code=204, responses=responses(404, 409))
+def delete_invoice(invoiceId: str, ctx: Ctx = Depends(context)) -> Response:
+    ctx.write(invoice_queries.delete, invoiceId)
+    return Response(status_code=204)
+
+
+def _action(name: str) -> None:
+    def handler(invoiceId: str, ctx: Ctx = Depends(context)) -> Any:
+        return ctx.write(invoice_queries.act, invoiceId, name)
+
+    handler.__name__ = f"{name}_invoice"
+    router.add_api_route(
+        f"/billing/invoices/{{invoiceId}}/{name}",
+        handler,
+        methods=["POST"],
+        response_model=Invoice,
+        responses=responses(404, 409),
+        summary=f"{name.capitalize()} an invoice",
+    )
+
+
+for _name in invoice_queries.ACTIONS:
+    _action(_name)

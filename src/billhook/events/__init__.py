@@ -1,0 +1,1 @@
+"""Events: the outbox, written in the caller's transaction."""

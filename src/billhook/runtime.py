@@ -1,0 +1,47 @@
+"""Wiring: from settings to an engine, a clock, a unit-of-work factory and a worker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from billhook.config import Settings
+from billhook.store import migrate
+from billhook.store.clock import Clock, StoredTestClock, SystemClock
+from billhook.store.db import make_engine
+from billhook.store.uow import UnitOfWorkFactory
+from billhook.worker.loop import Worker
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    clock: Clock
+    uows: UnitOfWorkFactory
+
+    @classmethod
+    def start(cls, settings: Settings, *, migrate_db: bool = True) -> Runtime:
+        engine = make_engine(settings.database_url)
+        if migrate_db:
+            migrate.upgrade(engine)
+        clock: Clock = StoredTestClock(settings.test_clock_start) if settings.test_clock else SystemClock()
+        uows = UnitOfWorkFactory(engine, clock)
+        if settings.test_clock:
+            with uows.write():  # make sure the clock row exists before workers race for it
+                pass
+        return cls(settings, engine, clock, uows)
+
+    def worker(self, name: str | None = None) -> Worker:
+        s = self.settings
+        return Worker(
+            self.uows,
+            name=name,
+            batch_size=s.worker_batch_size,
+            lease=s.worker_lease,
+            poll_interval=s.worker_poll_interval,
+        )
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,237 @@
+"""The subscription period engine: open a subscription, close its periods, preview gathering.
+
+A period ``[start, end)`` collects tracked item quantities and custom charges on its gathering
+invoice. At ``end`` the gathering invoice gets its lines (arrears for the period it closes,
+in-advance charges for the one it opens) and moves on through the lifecycle; the next period's
+gathering invoice opens with the licensed quantities carried over.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+
+from billhook.domain.catalog import CustomCharge, PlanRules
+from billhook.domain.invoicing import LineDraft, advance_lines, arrears_lines, totals
+from billhook.domain.lifecycle import S, T
+from billhook.domain.periods import Period, boundary, index_at, period_containing
+from billhook.events import outbox
+from billhook.services import invoices, lifecycle, plans, workflow
+from billhook.services.common import Actor
+from billhook.store.schema import custom_charges, item_quantities, subscriptions
+from billhook.store.schema import invoices as invoices_t
+from billhook.store.schema import plans as plans_t
+from billhook.store.uow import UnitOfWork
+
+CATCH_UP_LIMIT = 400  # periods closed in one go when the clock jumped far ahead
+
+
+def plan_rules(uow: UnitOfWork, sub: Row[Any]) -> PlanRules:
+    return plans.rules(uow.conn.execute(select(plans_t).where(plans_t.c.id == sub.plan_id)).one())
+
+
+def full_period(sub: Row[Any], rules: PlanRules, start: datetime) -> Period:
+    """The whole cadence-aligned period that ``start`` falls in (for proration)."""
+    return period_containing(sub.billing_anchor, rules.cadence, start)
+
+
+def next_boundary(sub: Row[Any], rules: PlanRules, after: datetime) -> datetime:
+    return boundary(sub.billing_anchor, rules.cadence, index_at(sub.billing_anchor, rules.cadence, after) + 1)
+
+
+def in_trial(sub: Row[Any], period_end: datetime) -> bool:
+    return sub.trial_end is not None and period_end <= sub.trial_end
+
+
+def gathering_invoice(uow: UnitOfWork, sub: Row[Any]) -> Row[Any]:
+    return uow.conn.execute(
+        select(invoices_t).where(
+            invoices_t.c.subscription_id == sub.id,
+            invoices_t.c.kind == "period",
+            invoices_t.c.period_start == sub.period_start,
+        )
+    ).one()
+
+
+def quantities(uow: UnitOfWork, invoice_id: str) -> dict[str, Decimal]:
+    rows = uow.conn.execute(
+        select(item_quantities.c.item_key, item_quantities.c.quantity).where(item_quantities.c.invoice_id == invoice_id)
+    )
+    return {r.item_key: r.quantity for r in rows}
+
+
+def charges(uow: UnitOfWork, invoice_id: str) -> list[CustomCharge]:
+    rows = uow.conn.execute(
+        select(custom_charges).where(custom_charges.c.invoice_id == invoice_id).order_by(custom_charges.c.id)
+    )
+    return [CustomCharge(r.id, r.charge_code, r.quantity, r.each_amount, r.description) for r in rows]
+
+
+def arrears_for(uow: UnitOfWork, sub: Row[Any], rules: PlanRules, inv: Row[Any]) -> list[LineDraft]:
+    """The lines an invoice bills for the period it closes, from today's quantities and charges."""
+    period = Period(inv.period_start, inv.period_end)
+    return arrears_lines(
+        rules,
+        period,
+        full_period(sub, rules, period.start),
+        quantities(uow, inv.id),
+        charges(uow, inv.id),
+        trial=in_trial(sub, period.end),
+    )
+
+
+def new_gathering(uow: UnitOfWork, sub: Row[Any], rules: PlanRules, period: Period) -> str:
+    return invoices.create(
+        uow,
+        namespace=sub.namespace,
+        customer_id=sub.customer_id,
+        subscription_id=sub.id,
+        kind="period",
+        currency=rules.currency,
+        period=(period.start, period.end),
+        workflow=workflow.default_workflow(),
+    )
+
+
+def open_subscription(uow: UnitOfWork, actor: Actor, sub: Row[Any]) -> None:
+    """At its start: bill the first in-advance charges (unless a trial comes first)."""
+    rules = plan_rules(uow, sub)
+    uow.conn.execute(update(subscriptions).where(subscriptions.c.id == sub.id).values(opened_at=uow.now))
+    if sub.trial_end is not None:
+        return  # the trial's closing invoice bills the first paid period in advance
+    period = Period(sub.period_start, sub.period_end)
+    lines = advance_lines(rules, period, full_period(sub, rules, period.start))
+    if not lines:
+        return
+    invoice_id = invoices.create(
+        uow,
+        namespace=sub.namespace,
+        customer_id=sub.customer_id,
+        subscription_id=sub.id,
+        kind="opening",
+        currency=rules.currency,
+        period=(period.start, period.end),
+        workflow=workflow.default_workflow(),
+    )
+    inv = invoices.load(uow, invoice_id)
+    invoices.write_lines(uow, inv, lines)
+    inv = invoices.load(uow, invoice_id)
+    lifecycle.fire_loaded(uow, actor, inv, T.INVOICE)
+
+
+def close_period(uow: UnitOfWork, actor: Actor, sub: Row[Any], *, at: datetime | None = None) -> Row[Any]:
+    """Close the subscription's current period (at its end, or ``at`` for an immediate cancel).
+
+    Returns the subscription as it is afterwards. The caller holds the customer's lock.
+    """
+    rules = plan_rules(uow, sub)
+    inv = gathering_invoice(uow, sub)
+    end = at or sub.period_end
+    if end != inv.period_end:
+        uow.conn.execute(update(invoices_t).where(invoices_t.c.id == inv.id).values(period_end=end))
+        inv = invoices.load(uow, inv.id)
+    ending = at is not None or (sub.cancel_at is not None and sub.cancel_at <= end)
+    next_period = None if ending else Period(end, next_boundary(sub, rules, end))
+    lines = arrears_for(uow, sub, rules, inv)
+    if next_period is not None:
+        lines += advance_lines(rules, next_period, full_period(sub, rules, next_period.start))
+    invoices.write_lines(uow, inv, lines)
+    inv = invoices.load(uow, inv.id)
+    uow.conn.execute(update(invoices_t).where(invoices_t.c.id == inv.id).values(workflow=workflow.default_workflow()))
+    lifecycle.advance(uow, actor, invoices.load(uow, inv.id))
+
+    values: dict[str, Any] = {"updated_at": uow.now, "lease_owner": None, "lease_until": None}
+    if next_period is None:
+        values |= {"status": "ended", "ended_at": end, "next_billing_at": None}
+    else:
+        next_id = new_gathering(uow, sub, rules, next_period)
+        _carry_licensed(uow, sub, rules, inv.id, next_id)
+        values |= {
+            "period_start": next_period.start,
+            "period_end": next_period.end,
+            "next_billing_at": next_period.end,
+            "status": "canceled" if sub.cancel_at is not None else "active",
+        }
+    uow.conn.execute(update(subscriptions).where(subscriptions.c.id == sub.id).values(values))
+    return uow.conn.execute(select(subscriptions).where(subscriptions.c.id == sub.id)).one()
+
+
+def _carry_licensed(uow: UnitOfWork, sub: Row[Any], rules: PlanRules, from_id: str, to_id: str) -> None:
+    licensed = {i.key for i in rules.items if i.usage_type == "licensed"}
+    rows = [
+        {"invoice_id": to_id, "item_key": k, "namespace": sub.namespace, "quantity": q, "updated_at": uow.now}
+        for k, q in quantities(uow, from_id).items()
+        if k in licensed and q != 0
+    ]
+    if rows:
+        uow.conn.execute(insert(item_quantities), rows)
+
+
+def process_due(uow: UnitOfWork, actor: Actor, sub: Row[Any]) -> int:
+    """Do everything a subscription is due for by now; returns how many periods it closed."""
+    closed = 0
+    if sub.opened_at is None and sub.start_at <= uow.now:
+        open_subscription(uow, actor, sub)
+        sub = uow.conn.execute(select(subscriptions).where(subscriptions.c.id == sub.id)).one()
+    while sub.next_billing_at is not None and sub.period_end <= uow.now and closed < CATCH_UP_LIMIT:
+        sub = close_period(uow, actor, sub)
+        closed += 1
+    if sub.status == "ended":
+        next_at = None
+    elif sub.opened_at is None:
+        next_at = sub.start_at
+    else:
+        next_at = sub.period_end
+    uow.conn.execute(
+        update(subscriptions)
+        .where(subscriptions.c.id == sub.id)
+        .values(next_billing_at=next_at, lease_owner=None, lease_until=None)
+    )
+    return closed
+
+
+def gathering_preview(uow: UnitOfWork, inv: Row[Any]) -> dict[str, Any]:
+    """A gathering invoice as it would close now: its lines so far, computed, not stored."""
+    sub = uow.conn.execute(select(subscriptions).where(subscriptions.c.id == inv.subscription_id)).one()
+    rules = plan_rules(uow, sub)
+    drafts = arrears_for(uow, sub, rules, inv)
+    lines = [_preview_row(d, i, inv) for i, d in enumerate(drafts)]
+    t = totals([d.amount for d in drafts], inv.currency)
+    f = lifecycle.facts(uow, inv, line_count=len(drafts))
+    return invoices.view(uow, inv, facts=f, lines=lines, line_totals=t)
+
+
+def _preview_row(d: LineDraft, i: int, inv: Row[Any]) -> Any:
+    return SimpleNamespace(
+        id=f"{inv.id}-{i}",
+        name=d.name,
+        description=None,
+        kind=d.kind,
+        managed_by="subscription",
+        key=d.key,
+        period_start=d.period.start,
+        period_end=d.period.end,
+        invoice_at=d.invoice_at,
+        price=d.price.to_wire() if d.price else None,
+        quantity=d.quantity,
+        included=d.included,
+        amount=d.amount,
+        custom_charge_id=d.custom_charge_id,
+        external_invoicing_id=None,
+        created_at=inv.created_at,
+        updated_at=inv.updated_at,
+    )
+
+
+def invoice_view(uow: UnitOfWork, inv: Row[Any]) -> dict[str, Any]:
+    if inv.extended_status == S.GATHERING and inv.subscription_id is not None:
+        return gathering_preview(uow, inv)
+    return lifecycle.view(uow, inv)
+
+
+def record_subscription_event(uow: UnitOfWork, sub: Row[Any], type_: str, data: dict[str, Any]) -> None:
+    outbox.record(uow, sub.namespace, type_, sub.id, data)

@@ -1,0 +1,290 @@
+"""Invoices as stored rows: creation, lines, totals and the wire view (OpenMeter's shape)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Row, delete, insert, select, update
+
+from billhook.domain import lifecycle
+from billhook.domain.invoicing import LineDraft, Totals, totals
+from billhook.domain.money import ZERO, fmt, money_str, round_money
+from billhook.errors import NotFound
+from billhook.ids import new_id
+from billhook.services.common import iso
+from billhook.store.schema import customers, invoice_lines, invoice_transitions, invoices
+from billhook.store.uow import UnitOfWork
+
+GATHERING = lifecycle.S.GATHERING
+
+
+def create(
+    uow: UnitOfWork,
+    *,
+    namespace: str,
+    customer_id: str,
+    subscription_id: str | None,
+    kind: str,
+    currency: str,
+    period: tuple[Any, Any],
+    workflow: dict[str, Any],
+    status: lifecycle.S = GATHERING,
+) -> str:
+    invoice_id = new_id()
+    zero = round_money(ZERO, currency)
+    uow.conn.execute(
+        insert(invoices).values(
+            id=invoice_id,
+            namespace=namespace,
+            customer_id=customer_id,
+            subscription_id=subscription_id,
+            kind=kind,
+            currency=currency,
+            status=status.short,
+            extended_status=status.value,
+            number=f"DRAFT-{invoice_id}",
+            period_start=period[0],
+            period_end=period[1],
+            workflow=workflow,
+            amount=zero,
+            charges_total=zero,
+            discounts_total=zero,
+            credits_total=zero,
+            taxes_total=zero,
+            total=zero,
+            validation_issues=[],
+            created_at=uow.now,
+            updated_at=uow.now,
+            version=1,
+        )
+    )
+    return invoice_id
+
+
+def find(uow: UnitOfWork, namespace: str, invoice_id: str) -> Row[Any]:
+    row = uow.conn.execute(
+        select(invoices).where(invoices.c.id == invoice_id, invoices.c.namespace == namespace)
+    ).first()
+    if row is None:
+        raise NotFound(f"invoice {invoice_id!r} not found")
+    return row
+
+
+def load(uow: UnitOfWork, invoice_id: str) -> Row[Any]:
+    return uow.conn.execute(select(invoices).where(invoices.c.id == invoice_id)).one()
+
+
+def stored_lines(uow: UnitOfWork, invoice_id: str) -> list[Row[Any]]:
+    return list(
+        uow.conn.execute(
+            select(invoice_lines).where(invoice_lines.c.invoice_id == invoice_id).order_by(invoice_lines.c.position)
+        )
+    )
+
+
+def _identity(kind: str, key: str, period_start: Any, custom_charge_id: str | None) -> tuple[Any, ...]:
+    return (kind, key, period_start, custom_charge_id)
+
+
+def write_lines(
+    uow: UnitOfWork, inv: Row[Any], drafts: Sequence[LineDraft], *, keep: Sequence[str] = ("manual",)
+) -> Totals:
+    """Replace the invoice's computed lines with ``drafts`` and store the new totals.
+
+    A line that stands again (same kind, key, period and custom charge) keeps its id, so external
+    ids synced for it stay valid. Lines of a kind in ``keep`` are left as they are.
+    """
+    existing = stored_lines(uow, inv.id)
+    kept = [r for r in existing if r.kind in keep]
+    reusable = {_identity(r.kind, r.key, r.period_start, r.custom_charge_id): r for r in existing if r.kind not in keep}
+    uow.conn.execute(
+        delete(invoice_lines).where(invoice_lines.c.invoice_id == inv.id, invoice_lines.c.kind.not_in(tuple(keep)))
+    )
+    rows = []
+    for position, d in enumerate(drafts, start=len(kept)):
+        old = reusable.get(_identity(d.kind, d.key, d.period.start, d.custom_charge_id))
+        rows.append(
+            {
+                "id": old.id if old is not None else new_id(),
+                "namespace": inv.namespace,
+                "invoice_id": inv.id,
+                "position": position,
+                "kind": d.kind,
+                "managed_by": "subscription",
+                "key": d.key,
+                "name": d.name,
+                "description": None,
+                "period_start": d.period.start,
+                "period_end": d.period.end,
+                "invoice_at": d.invoice_at,
+                "price": d.price.to_wire() if d.price is not None else None,
+                "quantity": d.quantity,
+                "included": d.included,
+                "amount": d.amount,
+                "custom_charge_id": d.custom_charge_id,
+                "external_invoicing_id": old.external_invoicing_id if old is not None else None,
+                "created_at": old.created_at if old is not None else uow.now,
+                "updated_at": uow.now,
+            }
+        )
+    if rows:
+        uow.conn.execute(insert(invoice_lines), rows)
+    return store_totals(uow, inv, [r.amount for r in kept] + [r["amount"] for r in rows])
+
+
+def store_totals(uow: UnitOfWork, inv: Row[Any], amounts: Sequence[Decimal]) -> Totals:
+    t = totals(amounts, inv.currency)
+    uow.conn.execute(
+        update(invoices)
+        .where(invoices.c.id == inv.id)
+        .values(
+            amount=t.amount,
+            charges_total=t.charges_total,
+            discounts_total=t.discounts_total,
+            credits_total=t.credits_total,
+            taxes_total=t.taxes_total,
+            total=t.total,
+            updated_at=uow.now,
+        )
+    )
+    return t
+
+
+# ---------------------------------------------------------------------------------------- views
+
+
+def _period(start: Any, end: Any) -> dict[str, Any]:
+    return {"from": iso(start), "to": iso(end)}
+
+
+def _line_totals(amount: Decimal, currency: str) -> dict[str, str]:
+    a = money_str(amount, currency)
+    z = money_str(ZERO, currency)
+    credit = amount < 0
+    return {
+        "amount": z if credit else a,
+        "chargesTotal": z,
+        "discountsTotal": z,
+        "creditsTotal": money_str(-amount, currency) if credit else z,
+        "taxesInclusiveTotal": z,
+        "taxesExclusiveTotal": z,
+        "taxesTotal": z,
+        "total": a,
+    }
+
+
+def line_view(row: Any, inv: Row[Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": row.id,
+        "name": row.name,
+        "description": row.description,
+        "type": "usage_based" if row.kind == "usage" else "flat_fee",
+        "kind": row.kind,
+        "managedBy": row.managed_by,
+        "status": "valid",
+        "currency": inv.currency,
+        "invoiceId": inv.id,
+        "period": _period(row.period_start, row.period_end),
+        "invoiceAt": iso(row.invoice_at),
+        "price": row.price,
+        "featureKey": row.key if row.kind == "usage" else None,
+        "quantity": fmt(row.quantity),
+        "includedQuantity": fmt(row.included) if row.kind == "usage" else None,
+        "chargeCode": row.key if row.kind == "custom" else None,
+        "customChargeId": row.custom_charge_id,
+        "totals": _line_totals(row.amount, inv.currency),
+        "externalIds": {"invoicing": row.external_invoicing_id},
+        "discounts": {"amount": [], "usage": []},
+        "createdAt": iso(row.created_at),
+        "updatedAt": iso(row.updated_at),
+    }
+    if inv.subscription_id and row.managed_by == "subscription":
+        out["subscription"] = {"subscriptionId": inv.subscription_id, "itemKey": row.key}
+    return out
+
+
+def totals_view(t: Totals, currency: str) -> dict[str, str]:
+    return {
+        "amount": money_str(t.amount, currency),
+        "chargesTotal": money_str(t.charges_total, currency),
+        "discountsTotal": money_str(t.discounts_total, currency),
+        "creditsTotal": money_str(t.credits_total, currency),
+        "taxesInclusiveTotal": money_str(t.taxes_inclusive_total, currency),
+        "taxesExclusiveTotal": money_str(t.taxes_exclusive_total, currency),
+        "taxesTotal": money_str(t.taxes_total, currency),
+        "total": money_str(t.total, currency),
+    }
+
+
+def stored_totals(inv: Row[Any]) -> Totals:
+    z = ZERO
+    return Totals(
+        inv.amount, inv.charges_total, inv.discounts_total, inv.credits_total, z, z, inv.taxes_total, inv.total
+    )
+
+
+def view(
+    uow: UnitOfWork,
+    inv: Row[Any],
+    *,
+    facts: lifecycle.Facts,
+    lines: Sequence[Any] | None = None,
+    line_totals: Totals | None = None,
+) -> dict[str, Any]:
+    """The Invoice resource. ``lines`` and ``line_totals`` override stored ones (a gathering preview)."""
+    state = lifecycle.S(inv.extended_status)
+    cust = uow.conn.execute(select(customers).where(customers.c.id == inv.customer_id)).one()
+    rows = stored_lines(uow, inv.id) if lines is None else lines
+    t = line_totals if line_totals is not None else stored_totals(inv)
+    return {
+        "id": inv.id,
+        "type": "standard",
+        "number": inv.number,
+        "currency": inv.currency,
+        "status": state.short,
+        "statusDetails": {
+            "immutable": state in lifecycle.IMMUTABLE,
+            "failed": state in lifecycle.FAILED,
+            "extendedStatus": state.value,
+            "availableActions": lifecycle.available_actions(state, facts),
+        },
+        "supplier": {"name": "billhook"},
+        "customer": {
+            "customerId": cust.id,
+            "key": cust.key,
+            "name": cust.name,
+            "primaryEmail": cust.primary_email,
+            "billingAddress": cust.billing_address,
+            "usageAttribution": cust.usage_attribution or {"subjectKeys": []},
+        },
+        "subscriptionId": inv.subscription_id,
+        "period": _period(inv.period_start, inv.period_end),
+        "createdAt": iso(inv.created_at),
+        "updatedAt": iso(inv.updated_at),
+        "issuedAt": iso(inv.issued_at),
+        "draftUntil": iso(inv.draft_until),
+        "dueAt": iso(inv.due_at),
+        "voidedAt": iso(inv.voided_at),
+        "paidAt": iso(inv.paid_at),
+        "sentToCustomerAt": iso(inv.sent_to_customer_at),
+        "workflow": inv.workflow,
+        "lines": [line_view(r, inv) for r in rows],
+        "totals": totals_view(t, inv.currency),
+        "validationIssues": inv.validation_issues,
+        "externalIds": {"invoicing": inv.external_invoicing_id, "payment": inv.external_payment_id},
+        "metadata": inv.metadata or {},
+    }
+
+
+def history(uow: UnitOfWork, invoice_id: str) -> list[dict[str, Any]]:
+    rows = uow.conn.execute(
+        select(invoice_transitions)
+        .where(invoice_transitions.c.invoice_id == invoice_id)
+        .order_by(invoice_transitions.c.seq)
+    )
+    return [
+        {"from": r.from_status, "to": r.to_status, "trigger": r.trigger, "actor": r.actor, "at": iso(r.at)}
+        for r in rows
+    ]

@@ -1,0 +1,176 @@
+"""Firing triggers: the only code that changes an invoice's status, always through the table."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, func, insert, select, update
+
+from billhook.domain import lifecycle
+from billhook.domain.invoicing import validate
+from billhook.domain.lifecycle import Facts, S, T, Transition
+from billhook.errors import Conflict
+from billhook.events import outbox
+from billhook.ids import new_id
+from billhook.services import invoices, numbering, workflow
+from billhook.services.common import Actor
+from billhook.store.schema import invoice_lines, invoice_transitions
+from billhook.store.schema import invoices as invoices_t
+from billhook.store.uow import UnitOfWork
+
+MAX_STEPS = 64
+
+
+def facts(uow: UnitOfWork, inv: Row[Any], *, line_count: int | None = None) -> Facts:
+    wf = inv.workflow
+    if line_count is None:
+        line_count = uow.conn.execute(
+            select(func.count()).select_from(invoice_lines).where(invoice_lines.c.invoice_id == inv.id)
+        ).scalar_one()
+    return Facts(
+        now=uow.now,
+        period_ended=inv.period_end <= uow.now,
+        has_lines=line_count > 0,
+        billable_hold_released=True,
+        critical_issues=any(i["severity"] == "critical" for i in inv.validation_issues),
+        draft_sync_hook=False,
+        draft_synced=inv.draft_synced_at is not None,
+        issuing_sync_hook=False,
+        auto_advance=workflow.auto_advance(wf),
+        draft_until=inv.draft_until,
+        auto_settle=workflow.auto_settles(wf),
+        due_at=inv.due_at,
+    )
+
+
+def view(uow: UnitOfWork, inv: Row[Any]) -> dict[str, Any]:
+    return invoices.view(uow, inv, facts=facts(uow, inv))
+
+
+def fire(uow: UnitOfWork, actor: Actor, invoice_id: str, trigger: T) -> Row[Any]:
+    """Fire ``trigger`` on an invoice under its customer's lock, then advance until stable."""
+    inv = invoices.find(uow, actor.namespace, invoice_id)
+    uow.lock_customer(inv.customer_id)
+    return fire_loaded(uow, actor, invoices.load(uow, invoice_id), trigger)  # re-read under the lock
+
+
+def fire_loaded(uow: UnitOfWork, actor: Actor, inv: Row[Any], trigger: T) -> Row[Any]:
+    """``fire`` for an invoice the caller has just read under its customer's lock."""
+    state = S(inv.extended_status)
+    f = facts(uow, inv)
+    row = lifecycle.find(state, trigger, f)
+    if row is None:
+        allowed = [t.value for t in lifecycle.allowed_triggers(state, f) if t != T.NEXT]
+        raise Conflict(
+            f"{trigger.value} is not allowed while the invoice is {state.value}; "
+            f"allowed: {', '.join(allowed) if allowed else 'none'}",
+            code="invalid_transition",
+        )
+    inv = apply(uow, actor, inv, row)
+    return advance(uow, actor, inv)
+
+
+def advance(uow: UnitOfWork, actor: Actor, inv: Row[Any]) -> Row[Any]:
+    """Fire ``next`` for as long as the table allows it: stop at a hold point or a final state."""
+    for _ in range(MAX_STEPS):
+        row = lifecycle.find(S(inv.extended_status), T.NEXT, facts(uow, inv))
+        if row is None:
+            break
+        inv = apply(uow, actor, inv, row)
+    return _schedule(uow, inv)
+
+
+def _schedule(uow: UnitOfWork, inv: Row[Any]) -> Row[Any]:
+    """Store when the worker must look at the invoice again, or NULL when it waits for someone else."""
+    state = S(inv.extended_status)
+    at: datetime | None = None
+    if state == S.DRAFT_WAITING_AUTO_APPROVAL:
+        at = inv.draft_until
+    elif state in (S.PAYMENT_PENDING, S.PAYMENT_FAILED, S.PAYMENT_ACTION_REQUIRED):
+        at = inv.due_at
+    elif state == S.GATHERING:
+        at = None  # the subscription's own schedule closes it
+    if at != inv.next_action_at:
+        uow.conn.execute(update(invoices_t).where(invoices_t.c.id == inv.id).values(next_action_at=at))
+        inv = invoices.load(uow, inv.id)
+    return inv
+
+
+def _on_enter(uow: UnitOfWork, inv: Row[Any], row: Transition) -> dict[str, Any]:
+    """Data a state sets when it is entered."""
+    target, now, wf = row.target, uow.now, inv.workflow
+    values: dict[str, Any] = {}
+    if row.reset_draft_sync:
+        values["draft_synced_at"] = None
+    if target == S.DRAFT_VALIDATING:
+        count = uow.conn.execute(
+            select(func.count()).select_from(invoice_lines).where(invoice_lines.c.invoice_id == inv.id)
+        ).scalar_one()
+        values["validation_issues"] = [
+            {"id": new_id(), "component": "billhook"} | asdict(i) for i in validate(inv.total, count)
+        ]
+    elif target == S.DRAFT_WAITING_AUTO_APPROVAL:
+        values["draft_until"] = workflow.draft_period(wf).after(now)
+    elif target == S.ISSUED:
+        if inv.number.startswith("DRAFT-"):
+            values["number"] = numbering.next_number(uow, inv.namespace, "default")
+        values["issued_at"] = now
+        values["due_at"] = workflow.due_after(wf).after(now)
+    elif target == S.PAID:
+        values["paid_at"] = now
+    elif target == S.VOIDED:
+        values["voided_at"] = now
+    return values
+
+
+_EVENTS_ON_ENTER = {S.PAID: "invoice.paid", S.OVERDUE: "invoice.overdue"}
+
+
+def apply(uow: UnitOfWork, actor: Actor, inv: Row[Any], row: Transition) -> Row[Any]:
+    """Take one transition: save it, record it, and emit its events, all in this transaction."""
+    values = _on_enter(uow, inv, row) | {
+        "status": row.target.short,
+        "extended_status": row.target.value,
+        "updated_at": uow.now,
+        "version": inv.version + 1,
+    }
+    result = uow.conn.execute(
+        update(invoices_t).where(invoices_t.c.id == inv.id, invoices_t.c.version == inv.version).values(values)
+    )
+    if result.rowcount != 1:
+        raise Conflict("the invoice changed meanwhile; try again", code="concurrent_update")
+    uow.conn.execute(
+        insert(invoice_transitions).values(
+            id=new_id(),
+            namespace=inv.namespace,
+            invoice_id=inv.id,
+            seq=inv.version + 1,
+            from_status=row.source.value,
+            to_status=row.target.value,
+            trigger=row.trigger.value,
+            actor=actor.name,
+            at=uow.now,
+        )
+    )
+    inv = invoices.load(uow, inv.id)
+    data = view(uow, inv)
+    if row.source == S.GATHERING and row.target != S.DELETED:
+        outbox.record(uow, inv.namespace, "invoice.created", inv.id, data)
+    outbox.record(uow, inv.namespace, "invoice.updated", inv.id, data)
+    if row.target in _EVENTS_ON_ENTER:
+        outbox.record(uow, inv.namespace, _EVENTS_ON_ENTER[row.target], inv.id, data)
+    return inv
+
+
+def record_edit(uow: UnitOfWork, actor: Actor, inv: Row[Any]) -> Row[Any]:
+    """An edit to a draft: fire ``update`` (it stays, or goes back to validating) and advance."""
+    state = S(inv.extended_status)
+    row = lifecycle.find(state, T.UPDATE, facts(uow, inv))
+    if row is None:
+        raise Conflict(f"the invoice is {state.value} and can no longer change", code="invoice-immutable")
+    if state == S.GATHERING:
+        return inv
+    inv = apply(uow, actor, inv, row)
+    return advance(uow, actor, inv)

@@ -1,0 +1,311 @@
+"""initial schema
+
+Revision ID: 0001
+Revises:
+Create Date: 2026-11-21 19:51:23.919883
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+
+    op.create_table(
+        "api_keys",
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("namespace", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=True),
+        sa.Column("prefix", sa.String(length=16), nullable=False),
+        sa.Column("key_hash", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
+        sa.UniqueConstraint("key_hash", name=op.f("uq_api_keys_key_hash")),
+    )
+    op.create_table(
+        "customers",
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("namespace", sa.String(length=64), nullable=False),
+        sa.Column("key", sa.String(length=256), nullable=True),
+        sa.Column("name", sa.String(length=256), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("primary_email", sa.String(length=320), nullable=True),
+        sa.Column("currency", sa.String(length=3), nullable=True),
+        sa.Column("billing_address", sa.JSON(), nullable=True),
+        sa.Column("usage_attribution", sa.JSON(), nullable=True),
+        sa.Column("metadata", sa.JSON(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customers")),
+        sa.UniqueConstraint("namespace", "key", name="uq_customers_namespace_key"),
+    )
+    op.create_table(
+        "events",
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("namespace", sa.String(length=64), nullable=False),
+        sa.Column("type", sa.String(length=64), nullable=False),
+        sa.Column("subject_id", sa.String(length=26), nullable=True),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
+    )
+    with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.create_index("ix_events_namespace_type", ["namespace", "type"], unique=False)
+        batch_op.create_index(batch_op.f("ix_events_subject_id"), ["subject_id"], unique=False)
+
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("namespace", sa.String(length=64), nullable=False),
+        sa.Column("key", sa.String(length=256), nullable=False),
+        sa.Column("api_key_id", sa.String(length=26), nullable=False),
+        sa.Column("method", sa.String(length=8), nullable=False),
+        sa.Column("path", sa.String(length=1024), nullable=False),
+        sa.Column("request_hash", sa.String(length=64), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=True),
+        sa.Column("response_body", sa.Text(), nullable=True),
+        sa.Column("content_type", sa.String(length=128), nullable=True),
+        sa.Column("completed", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key", "api_key_id", name=op.f("pk_idempotency_keys")),
+    )
+    op.create_table(
+        "number_sequences",
+        sa.Column("namespace", sa.String(length=64), nullable=False),
+        sa.Column("scope", sa.String(length=64), nullable=False),
+        sa.Column("next_value", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("namespace", "scope", name=op.f("pk_number_sequences")),
+    )
+    op.create_table(
+        "plans",
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("namespace", sa.String(length=64), nullable=False),
+        sa.Column("key", sa.String(length=256), nullable=False),
+        sa.Column("name", sa.String(length=256), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("billing_cadence", sa.String(length=8), nullable=False),
+        sa.Column("trial_period", sa.String(length=32), nullable=True),
+        sa.Column("charges", sa.JSON(), nullable=False),
+        sa.Column("items", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_plans")),
+        sa.UniqueConstraint("namespace", "key", name="uq_plans_namespace_key"),
+    )
+    op.create_table(
+        "test_clock",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("now", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_test_clock")),
+    )
+    op.create_table(
+        "subscriptions",
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("namespace", sa.String(length=64), nullable=False),
+        sa.Column("customer_id", sa.String(length=26), nullable=False),
+        sa.Column("plan_id", sa.String(length=26), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("start_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("billing_anchor", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("opened_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("trial_end", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("period_start", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("period_end", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("next_billing_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("cancel_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("canceled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("metadata", sa.JSON(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("lease_owner", sa.String(length=64), nullable=True),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_subscriptions_customer_id_customers")),
+        sa.ForeignKeyConstraint(["plan_id"], ["plans.id"], name=op.f("fk_subscriptions_plan_id_plans")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_subscriptions")),
+    )
+    with op.batch_alter_table("subscriptions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_subscriptions_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index("ix_subscriptions_due", ["next_billing_at"], unique=False)
+
+    op.create_table(
+        "invoices",
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("namespace", sa.String(length=64), nullable=False),
+        sa.Column("customer_id", sa.String(length=26), nullable=False),
+        sa.Column("subscription_id", sa.String(length=26), nullable=True),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("status", sa.String(length=24), nullable=False),
+        sa.Column("extended_status", sa.String(length=48), nullable=False),
+        sa.Column("number", sa.String(length=64), nullable=False),
+        sa.Column("period_start", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("period_end", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("workflow", sa.JSON(), nullable=False),
+        sa.Column("amount", sa.String(length=48), nullable=False),
+        sa.Column("charges_total", sa.String(length=48), nullable=False),
+        sa.Column("discounts_total", sa.String(length=48), nullable=False),
+        sa.Column("credits_total", sa.String(length=48), nullable=False),
+        sa.Column("taxes_total", sa.String(length=48), nullable=False),
+        sa.Column("total", sa.String(length=48), nullable=False),
+        sa.Column("validation_issues", sa.JSON(), nullable=False),
+        sa.Column("external_invoicing_id", sa.String(length=256), nullable=True),
+        sa.Column("external_payment_id", sa.String(length=256), nullable=True),
+        sa.Column("metadata", sa.JSON(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("issued_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("draft_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("voided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("paid_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("sent_to_customer_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("draft_synced_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("next_action_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("lease_owner", sa.String(length=64), nullable=True),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name=op.f("fk_invoices_customer_id_customers")),
+        sa.ForeignKeyConstraint(
+            ["subscription_id"], ["subscriptions.id"], name=op.f("fk_invoices_subscription_id_subscriptions")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_invoices")),
+        sa.UniqueConstraint("subscription_id", "kind", "period_start", name="uq_invoices_subscription_period"),
+    )
+    with op.batch_alter_table("invoices", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_invoices_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index("ix_invoices_namespace_status", ["namespace", "status"], unique=False)
+        batch_op.create_index("ix_invoices_next_action", ["next_action_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_invoices_subscription_id"), ["subscription_id"], unique=False)
+
+    op.create_table(
+        "custom_charges",
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("namespace", sa.String(length=64), nullable=False),
+        sa.Column("subscription_id", sa.String(length=26), nullable=False),
+        sa.Column("invoice_id", sa.String(length=26), nullable=False),
+        sa.Column("charge_code", sa.String(length=256), nullable=False),
+        sa.Column("quantity", sa.Integer(), nullable=False),
+        sa.Column("each_amount", sa.String(length=48), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["invoice_id"], ["invoices.id"], name=op.f("fk_custom_charges_invoice_id_invoices")),
+        sa.ForeignKeyConstraint(
+            ["subscription_id"],
+            ["subscriptions.id"],
+            name=op.f("fk_custom_charges_subscription_id_subscriptions"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_custom_charges")),
+    )
+    with op.batch_alter_table("custom_charges", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_custom_charges_invoice_id"), ["invoice_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_custom_charges_subscription_id"), ["subscription_id"], unique=False)
+
+    op.create_table(
+        "invoice_lines",
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("namespace", sa.String(length=64), nullable=False),
+        sa.Column("invoice_id", sa.String(length=26), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("managed_by", sa.String(length=16), nullable=False),
+        sa.Column("key", sa.String(length=256), nullable=False),
+        sa.Column("name", sa.String(length=256), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("period_start", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("period_end", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("invoice_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("price", sa.JSON(), nullable=True),
+        sa.Column("quantity", sa.String(length=48), nullable=False),
+        sa.Column("included", sa.String(length=48), nullable=False),
+        sa.Column("amount", sa.String(length=48), nullable=False),
+        sa.Column("custom_charge_id", sa.String(length=26), nullable=True),
+        sa.Column("external_invoicing_id", sa.String(length=256), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["invoice_id"], ["invoices.id"], name=op.f("fk_invoice_lines_invoice_id_invoices")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_invoice_lines")),
+    )
+    with op.batch_alter_table("invoice_lines", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_invoice_lines_invoice_id"), ["invoice_id"], unique=False)
+
+    op.create_table(
+        "invoice_transitions",
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("namespace", sa.String(length=64), nullable=False),
+        sa.Column("invoice_id", sa.String(length=26), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("from_status", sa.String(length=48), nullable=True),
+        sa.Column("to_status", sa.String(length=48), nullable=False),
+        sa.Column("trigger", sa.String(length=32), nullable=False),
+        sa.Column("actor", sa.String(length=128), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["invoice_id"], ["invoices.id"], name=op.f("fk_invoice_transitions_invoice_id_invoices")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_invoice_transitions")),
+    )
+    with op.batch_alter_table("invoice_transitions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_invoice_transitions_invoice_id"), ["invoice_id"], unique=False)
+
+    op.create_table(
+        "item_quantities",
+        sa.Column("invoice_id", sa.String(length=26), nullable=False),
+        sa.Column("item_key", sa.String(length=256), nullable=False),
+        sa.Column("namespace", sa.String(length=64), nullable=False),
+        sa.Column("quantity", sa.String(length=48), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["invoice_id"], ["invoices.id"], name=op.f("fk_item_quantities_invoice_id_invoices")),
+        sa.PrimaryKeyConstraint("invoice_id", "item_key", name=op.f("pk_item_quantities")),
+    )
+
+
+def downgrade() -> None:
+
+    op.drop_table("item_quantities")
+    with op.batch_alter_table("invoice_transitions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_invoice_transitions_invoice_id"))
+
+    op.drop_table("invoice_transitions")
+    with op.batch_alter_table("invoice_lines", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_invoice_lines_invoice_id"))
+
+    op.drop_table("invoice_lines")
+    with op.batch_alter_table("custom_charges", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_custom_charges_subscription_id"))
+        batch_op.drop_index(batch_op.f("ix_custom_charges_invoice_id"))
+
+    op.drop_table("custom_charges")
+    with op.batch_alter_table("invoices", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_invoices_subscription_id"))
+        batch_op.drop_index("ix_invoices_next_action")
+        batch_op.drop_index("ix_invoices_namespace_status")
+        batch_op.drop_index(batch_op.f("ix_invoices_customer_id"))
+
+    op.drop_table("invoices")
+    with op.batch_alter_table("subscriptions", schema=None) as batch_op:
+        batch_op.drop_index("ix_subscriptions_due")
+        batch_op.drop_index(batch_op.f("ix_subscriptions_customer_id"))
+
+    op.drop_table("subscriptions")
+    op.drop_table("test_clock")
+    op.drop_table("plans")
+    op.drop_table("number_sequences")
+    op.drop_table("idempotency_keys")
+    with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_events_subject_id"))
+        batch_op.drop_index("ix_events_namespace_type")
+
+    op.drop_table("events")
+    op.drop_table("customers")
+    op.drop_table("api_keys")

@@ -1,0 +1,1 @@
+"""The worker: claims due work in batches, under leases, and calls the services."""
