@@ -7,22 +7,17 @@ Keys are scoped to the API key that sent them and kept for 24 hours.
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
 from typing import Any
 
 import anyio
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from billhook.api.context import authenticate
 from billhook.api.problems import problem
 from billhook.errors import Unauthorized
 from billhook.runtime import Runtime
-from billhook.services.apikeys import Principal
-from billhook.store.schema import idempotency_keys
+from billhook.services import idempotency
 
-TTL = timedelta(hours=24)
 MAX_KEY = 256
 
 
@@ -42,12 +37,9 @@ class IdempotencyMiddleware:
         body = await _read_body(receive)
         replay = _replayer(body)
         if len(key) > MAX_KEY:
-            await problem(
-                400,
-                "invalid_input",
-                "Idempotency-Key: at most 256 characters",
-                [{"field": "Idempotency-Key", "message": "at most 256 characters"}],
-            )(scope, replay, send)
+            message = f"at most {MAX_KEY} characters"
+            errors = [{"field": "Idempotency-Key", "message": message}]
+            await problem(400, "invalid_input", f"Idempotency-Key: {message}", errors)(scope, replay, send)
             return
         rt: Runtime = scope["app"].state.runtime
         try:
@@ -55,34 +47,32 @@ class IdempotencyMiddleware:
         except Unauthorized:
             await self.app(scope, replay, send)  # the route answers 401
             return
-        digest = hashlib.sha256(
-            b"\0".join([scope["method"].encode(), scope["path"].encode(), scope.get("query_string", b""), body])
-        ).hexdigest()
-        where = (idempotency_keys.c.key == key) & (idempotency_keys.c.api_key_id == principal.api_key_id)
-        outcome, row = await anyio.to_thread.run_sync(_begin, rt, principal, key, scope, digest, where)
+        parts = [scope["method"].encode(), scope["path"].encode(), scope.get("query_string", b""), body]
+        digest = hashlib.sha256(b"\0".join(parts)).hexdigest()
+        outcome, stored = await anyio.to_thread.run_sync(
+            idempotency.claim, rt.uows, principal, key, scope["method"], scope["path"], digest
+        )
         if outcome == "mismatch":
-            await problem(
-                422,
-                "idempotency_key_reused",
-                "this Idempotency-Key was used with another request",
-                [{"field": "Idempotency-Key", "message": "reused with a different request"}],
-            )(scope, replay, send)
+            errors = [{"field": "Idempotency-Key", "message": "reused with a different request"}]
+            detail = "this Idempotency-Key was used with another request"
+            await problem(422, "idempotency_key_reused", detail, errors)(scope, replay, send)
             return
         if outcome == "in_progress":
-            await problem(
-                409, "idempotency_in_progress", "a request with this Idempotency-Key is still being processed"
-            )(scope, replay, send)
+            detail = "a request with this Idempotency-Key is still being processed"
+            await problem(409, "idempotency_in_progress", detail)(scope, replay, send)
             return
-        if outcome == "replay":
-            await _send_stored(send, row.status_code, row.content_type, row.response_body or "")
+        if outcome == "replay" and stored is not None:
+            await _send_stored(send, stored)
             return
 
-        captured: dict[str, Any] = {"status": 500, "headers": [], "body": b""}
+        captured: dict[str, Any] = {"status": 500, "content_type": None, "body": b""}
 
         async def capture(message: Message) -> None:
             if message["type"] == "http.response.start":
                 captured["status"] = message["status"]
-                captured["headers"] = message.get("headers", [])
+                captured["content_type"] = next(
+                    (v.decode() for k, v in message.get("headers", []) if k.lower() == b"content-type"), None
+                )
             elif message["type"] == "http.response.body":
                 captured["body"] += message.get("body", b"")
             await send(message)
@@ -90,53 +80,10 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, replay, capture)
         finally:
-            await anyio.to_thread.run_sync(_finish, rt, where, captured)
-
-
-def _begin(rt: Runtime, principal: Principal, key: str, scope: Scope, digest: str, where: Any) -> tuple[str, Any]:
-    with rt.uows.write() as uow:
-        uow.conn.execute(delete(idempotency_keys).where(where, idempotency_keys.c.created_at < uow.now - TTL))
-        row = uow.conn.execute(select(idempotency_keys).where(where)).first()
-        if row is not None:
-            if row.request_hash != digest:
-                return "mismatch", row
-            return ("replay" if row.completed else "in_progress"), row
-        try:
-            uow.conn.execute(
-                insert(idempotency_keys).values(
-                    namespace=principal.namespace,
-                    key=key,
-                    api_key_id=principal.api_key_id,
-                    method=scope["method"],
-                    path=scope["path"],
-                    request_hash=digest,
-                    completed=False,
-                    created_at=uow.now,
-                )
+            response = idempotency.Stored(
+                captured["status"], captured["content_type"], captured["body"].decode(errors="replace")
             )
-            uow.commit()
-        except IntegrityError:
-            return "in_progress", None
-        return "new", None
-
-
-def _finish(rt: Runtime, where: Any, captured: dict[str, Any]) -> None:
-    with rt.uows.write() as uow:
-        if captured["status"] >= 500:
-            uow.conn.execute(delete(idempotency_keys).where(where))
-        else:
-            ctype = next((v.decode() for k, v in captured["headers"] if k.lower() == b"content-type"), None)
-            uow.conn.execute(
-                update(idempotency_keys)
-                .where(where)
-                .values(
-                    completed=True,
-                    status_code=captured["status"],
-                    content_type=ctype,
-                    response_body=captured["body"].decode(errors="replace"),
-                )
-            )
-        uow.commit()
+            await anyio.to_thread.run_sync(idempotency.finish, rt.uows, principal, key, response)
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -164,10 +111,10 @@ def _replayer(body: bytes) -> Receive:
     return receive
 
 
-async def _send_stored(send: Send, status: int, content_type: str | None, body: str) -> None:
-    raw = body.encode()
+async def _send_stored(send: Send, stored: idempotency.Stored) -> None:
+    raw = stored.body.encode()
     headers = [(b"content-length", str(len(raw)).encode()), (b"idempotent-replayed", b"true")]
-    if content_type:
-        headers.append((b"content-type", content_type.encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+    if stored.content_type:
+        headers.append((b"content-type", stored.content_type.encode()))
+    await send({"type": "http.response.start", "status": stored.status_code, "headers": headers})
     await send({"type": "http.response.body", "body": raw})

@@ -78,7 +78,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
-            {"field": _loc(tuple(e.get("loc", ()))), "message": str(e.get("msg", "invalid"))} for e in exc.errors()
+            {
+                "field": "body" if e.get("type") == "json_invalid" else _loc(tuple(e.get("loc", ()))),
+                "message": str(e.get("msg", "invalid")),
+            }
+            for e in exc.errors()
         ]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
         return problem(400, "invalid_input", detail or "invalid request", errors)

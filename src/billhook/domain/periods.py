@@ -16,7 +16,8 @@ CADENCES = ("P1D", "P1W", "P1M", "P3M", "P1Y")
 
 _DURATION = re.compile(
     r"^P(?!$)(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
-    r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
+    r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$",
+    re.ASCII,
 )
 _MAX_PART = 100_000
 
@@ -39,7 +40,7 @@ class Duration:
 
     @classmethod
     def parse(cls, text: str) -> Duration:
-        match = _DURATION.match(text or "")
+        match = _DURATION.fullmatch(text or "")
         if not match:
             raise DurationError(f"{text!r} is not an ISO 8601 duration such as P1M or PT1H")
         parts = {k: int(v) for k, v in match.groupdict().items() if v is not None}

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Row, delete, insert, select
 
-from billhook.domain.money import fmt, minor_units
+from billhook.domain.money import minor_units, money_str
 from billhook.errors import Conflict, InvalidInput, NotFound
 from billhook.ids import new_id
 from billhook.services import invoices, periods, subscriptions
@@ -25,8 +25,8 @@ def view(row: Row[Any], inv: Row[Any]) -> dict[str, Any]:
         "invoicePeriod": "current" if inv.extended_status == "gathering" else "outstanding",
         "chargeCode": row.charge_code,
         "quantity": row.quantity,
-        "eachAmount": fmt(row.each_amount),
-        "amount": fmt(row.each_amount * row.quantity),
+        "eachAmount": money_str(row.each_amount, inv.currency),
+        "amount": money_str(row.each_amount * row.quantity, inv.currency),
         "description": row.description,
         "createdAt": iso(row.created_at),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +17,11 @@ from billhook.ids import new_id
 from billhook.services.common import Actor, Page, currency_field, decimal_field, duration_field, iso, paginate
 from billhook.store.schema import plans, subscriptions
 from billhook.store.uow import UnitOfWork
+
+
+# A subscription starts by 9000-01-01 at the latest; its trial must end in a year dates can hold.
+_LATEST_START = datetime(9000, 1, 1, tzinfo=UTC)
+_LATEST_TRIAL_END = datetime(9900, 1, 1, tzinfo=UTC)
 
 
 def view(row: Row[Any]) -> dict[str, Any]:
@@ -81,8 +87,16 @@ def _validated(data: dict[str, Any]) -> dict[str, Any]:
     except DurationError as exc:
         raise InvalidInput.on("billingCadence", str(exc)) from exc
     trial = data.get("trialPeriod")
-    if trial is not None and duration_field(trial, "trialPeriod").is_zero():
-        trial = None
+    if trial is not None:
+        duration = duration_field(trial, "trialPeriod")
+        try:
+            too_long = duration.after(_LATEST_START) > _LATEST_TRIAL_END
+        except (OverflowError, ValueError):
+            too_long = True
+        if too_long:
+            raise InvalidInput.on("trialPeriod", "is too long")
+        if duration.is_zero():
+            trial = None
     charges = [
         {
             "key": c["key"],
