@@ -144,8 +144,16 @@ def test_to_wire_worked() -> None:
 # --- errors name the field ------------------------------------------------------------------------
 
 
-def tiers(*rows: dict[str, Any], mode: str = "graduated") -> dict[str, Any]:
+def tiers(*rows: Any, mode: str = "graduated") -> dict[str, Any]:
     return {"type": "tiered", "mode": mode, "tiers": list(rows)}
+
+
+def upto(bound: Any) -> dict[str, Any]:
+    return {"upToAmount": bound, "unitPrice": unit("1")}
+
+
+OPEN: dict[str, Any] = {"unitPrice": unit("1")}
+TOO_MANY = tiers(*[upto(str(i)) for i in range(1, 101)], OPEN)
 
 
 @pytest.mark.parametrize(
@@ -169,27 +177,28 @@ def tiers(*rows: dict[str, Any], mode: str = "graduated") -> dict[str, Any]:
         ({"type": "package", "amount": "1", "quantityPerPackage": "0"}, "price.quantityPerPackage"),
         ({"type": "package", "amount": "1", "quantityPerPackage": "0.00001"}, "price.quantityPerPackage"),
         ({"type": "package", "quantityPerPackage": "10"}, "price.amount"),
-        ({"type": "tiered", "tiers": [{"unitPrice": unit("1")}]}, "price.mode"),
-        ({"type": "tiered", "mode": "stairstep", "tiers": [{"unitPrice": unit("1")}]}, "price.mode"),
+        ({"type": "tiered", "tiers": [OPEN]}, "price.mode"),
+        ({"type": "tiered", "mode": "stairstep", "tiers": [OPEN]}, "price.mode"),
         ({"type": "tiered", "mode": "volume"}, "price.tiers"),
         ({"type": "tiered", "mode": "volume", "tiers": []}, "price.tiers"),
-        ({"type": "tiered", "mode": "volume", "tiers": {"0": {}}}, "price.tiers"),
-        (tiers(*([{"upToAmount": str(i), "unitPrice": unit("1")} for i in range(1, 101)] + [{"unitPrice": unit("1")}])), "price.tiers"),
-        (tiers("x"), "price.tiers[0]"),  # type: ignore[arg-type]
+        ({"type": "tiered", "mode": "volume", "tiers": {"0": OPEN}}, "price.tiers"),
+        (TOO_MANY, "price.tiers"),
+        (tiers("x"), "price.tiers[0]"),
         (tiers({}), "price.tiers[0]"),
-        (tiers({"upToAmount": "10", "unitPrice": unit("1")}, {"upToAmount": "5", "unitPrice": unit("1")}, {"unitPrice": unit("1")}), "price.tiers[1].upToAmount"),
-        (tiers({"upToAmount": "10", "unitPrice": unit("1")}, {"upToAmount": "10", "unitPrice": unit("1")}, {"unitPrice": unit("1")}), "price.tiers[1].upToAmount"),
-        (tiers({"upToAmount": "0", "unitPrice": unit("1")}, {"unitPrice": unit("1")}), "price.tiers[0].upToAmount"),
-        (tiers({"unitPrice": unit("1")}, {"unitPrice": unit("1")}), "price.tiers[0].upToAmount"),
-        (tiers({"upToAmount": "10", "unitPrice": unit("1")}), "price.tiers[0].upToAmount"),
-        (tiers({"upToAmount": "10", "unitPrice": unit("1")}, {"upToAmount": "20", "unitPrice": unit("1")}), "price.tiers[1].upToAmount"),
-        (tiers({"upToAmount": "1.00001", "unitPrice": unit("1")}, {"unitPrice": unit("1")}), "price.tiers[0].upToAmount"),
-        (tiers({"upToAmount": 10.5, "unitPrice": unit("1")}, {"unitPrice": unit("1")}), "price.tiers[0].upToAmount"),
-        (tiers({"upToAmount": "10", "unitPrice": unit("1")}, {"unitPrice": "0.1"}), "price.tiers[1].unitPrice"),
-        (tiers({"upToAmount": "10", "unitPrice": unit("1")}, {"unitPrice": {}}), "price.tiers[1].unitPrice.amount"),
-        (tiers({"upToAmount": "10", "unitPrice": unit("1")}, {"flatPrice": unit("-2")}), "price.tiers[1].flatPrice.amount"),
+        (tiers(upto("10"), upto("5"), OPEN), "price.tiers[1].upToAmount"),
+        (tiers(upto("10"), upto("10"), OPEN), "price.tiers[1].upToAmount"),
+        (tiers(upto("0"), OPEN), "price.tiers[0].upToAmount"),
+        (tiers(upto("-1"), OPEN), "price.tiers[0].upToAmount"),
+        (tiers(OPEN, OPEN), "price.tiers[0].upToAmount"),  # only the last tier may be open-ended
+        (tiers(upto("10")), "price.tiers[0].upToAmount"),  # the last tier must be open-ended
+        (tiers(upto("10"), upto("20")), "price.tiers[1].upToAmount"),
+        (tiers(upto("1.00001"), OPEN), "price.tiers[0].upToAmount"),  # quantities: 4 places
+        (tiers(upto(10.5), OPEN), "price.tiers[0].upToAmount"),
+        (tiers(upto("10"), {"unitPrice": "0.1"}), "price.tiers[1].unitPrice"),
+        (tiers(upto("10"), {"unitPrice": {}}), "price.tiers[1].unitPrice.amount"),
+        (tiers(upto("10"), {"flatPrice": unit("-2")}), "price.tiers[1].flatPrice.amount"),
     ],
-)  # fmt: skip
+)
 def test_parse_price_errors_name_the_field(raw: Any, field: str) -> None:
     with pytest.raises(PriceError) as err:
         parse_price(raw)
@@ -199,7 +208,7 @@ def test_parse_price_errors_name_the_field(raw: Any, field: str) -> None:
 
 
 def test_error_path_is_prefixed_with_the_callers_path() -> None:
-    bad = tiers({"upToAmount": "10", "unitPrice": unit("1")}, {"upToAmount": "5", "unitPrice": unit("1")})
+    bad = tiers(upto("10"), upto("5"), OPEN)
     with pytest.raises(PriceError) as err:
         parse_price(bad, "items[2].price")
     assert err.value.field == "items[2].price.tiers[1].upToAmount"

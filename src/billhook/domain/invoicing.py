@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Literal
 
 from billhook.domain.catalog import CustomCharge, PlanRules, TrackedItem
-from billhook.domain.money import ZERO, round_money
+from billhook.domain.money import WIDE, ZERO, round_money
 from billhook.domain.periods import Period
 from billhook.domain.pricing import Price
 
@@ -58,7 +58,8 @@ def proration(period: Period, full: Period) -> Decimal:
     """Share of a full cadence that ``period`` covers (1 for a whole period)."""
     if period == full:
         return Decimal(1)
-    return Decimal(period.seconds()) / Decimal(full.seconds())
+    with localcontext(WIDE):
+        return Decimal(period.seconds()) / Decimal(full.seconds())
 
 
 def advance_lines(rules: PlanRules, period: Period, full: Period) -> list[LineDraft]:

@@ -5,7 +5,8 @@ Currency minor units come from the ISO 4217 table of the ``iso4217`` package.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+import re
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from functools import cache
 
 import iso4217
@@ -13,6 +14,9 @@ import iso4217
 QUANTITY_PLACES = 4
 PRICE_PLACES = 8
 ZERO = Decimal("0")
+# Wide enough for the largest price × quantity billhook accepts; the default 28 digits is not.
+WIDE = Context(prec=80)
+_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
 
 
 class MoneyError(ValueError):
@@ -46,7 +50,9 @@ def quantum(currency: str) -> Decimal:
 
 def round_money(amount: Decimal, currency: str) -> Decimal:
     """The one place where amounts are rounded: half-even to the currency's minor unit."""
-    return amount.quantize(quantum(currency), rounding=ROUND_HALF_EVEN)
+    # A context wide enough for the largest amount billhook accepts: the default 28 digits would
+    # make quantize raise InvalidOperation on a large price times a large quantity.
+    return amount.quantize(quantum(currency), rounding=ROUND_HALF_EVEN, context=WIDE)
 
 
 def places(value: Decimal) -> int:
@@ -63,8 +69,11 @@ def parse_decimal(raw: object, *, max_places: int, allow_negative: bool = False)
     if isinstance(raw, Decimal):
         value = raw
     elif isinstance(raw, int | str):
+        text = str(raw).strip()
+        if not _DECIMAL.fullmatch(text):
+            raise MoneyError(f"{raw!r} is not a decimal number such as 12.50")
         try:
-            value = Decimal(str(raw).strip())
+            value = Decimal(text)
         except InvalidOperation as exc:
             raise MoneyError(f"{raw!r} is not a decimal number") from exc
     else:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, Decimal, localcontext
 from typing import Any, Literal
 
-from billhook.domain.money import PRICE_PLACES, QUANTITY_PLACES, ZERO, MoneyError, fmt, parse_decimal
+from billhook.domain.money import PRICE_PLACES, QUANTITY_PLACES, WIDE, ZERO, MoneyError, fmt, parse_decimal
 
 PaymentTerm = Literal["in_advance", "in_arrears"]
 TierMode = Literal["graduated", "volume"]
@@ -48,7 +48,8 @@ class Price:
         """Exact amount for a billable quantity (already net of any included quantity)."""
         if quantity < 0:
             raise ValueError("quantity must not be negative")
-        raw = self._raw(quantity)
+        with localcontext(WIDE):
+            raw = self._raw(quantity)
         if self.minimum is not None and raw < self.minimum:
             raw = self.minimum
         if self.maximum is not None and raw > self.maximum:
@@ -160,9 +161,11 @@ def parse_price(raw: Mapping[str, Any], path: str = "price", *, allowed: Sequenc
         raise PriceError(f"{path}.minimumAmount", "must not exceed maximumAmount")
     if kind == "flat":
         term = raw.get("paymentTerm") or "in_advance"
-        if term not in ("in_advance", "in_arrears"):
-            raise PriceError(f"{path}.paymentTerm", "must be in_advance or in_arrears")
-        return Price("flat", amount=_dec(raw, "amount", path), payment_term=term)
+        if term == "in_advance":
+            return Price("flat", amount=_dec(raw, "amount", path), payment_term="in_advance")
+        if term == "in_arrears":
+            return Price("flat", amount=_dec(raw, "amount", path), payment_term="in_arrears")
+        raise PriceError(f"{path}.paymentTerm", "must be in_advance or in_arrears")
     if kind == "unit":
         return Price("unit", amount=_dec(raw, "amount", path), minimum=minimum, maximum=maximum)
     if kind == "package":

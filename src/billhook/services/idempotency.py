@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import ColumnElement, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from billhook.services.apikeys import Principal
@@ -24,7 +24,7 @@ class Stored:
     body: str
 
 
-def _where(principal: Principal, key: str) -> object:
+def _where(principal: Principal, key: str) -> ColumnElement[bool]:
     return (idempotency_keys.c.key == key) & (idempotency_keys.c.api_key_id == principal.api_key_id)
 
 

@@ -163,6 +163,8 @@ invoices = Table(
     Column("lease_until", UTC_, nullable=True),
     # No subscription period is invoiced twice.
     UniqueConstraint("subscription_id", "kind", "period_start", name="uq_invoices_subscription_period"),
+    # Final numbers are unique in the namespace (draft numbers carry the invoice id).
+    UniqueConstraint("namespace", "number", name="uq_invoices_namespace_number"),
     Index("ix_invoices_next_action", "next_action_at"),
     Index("ix_invoices_namespace_status", "namespace", "status"),
 )

@@ -180,6 +180,7 @@ def upgrade() -> None:
             ["subscription_id"], ["subscriptions.id"], name=op.f("fk_invoices_subscription_id_subscriptions")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_invoices")),
+        sa.UniqueConstraint("namespace", "number", name="uq_invoices_namespace_number"),
         sa.UniqueConstraint("subscription_id", "kind", "period_start", name="uq_invoices_subscription_period"),
     )
     with op.batch_alter_table("invoices", schema=None) as batch_op:
