@@ -86,6 +86,10 @@ def serve(
         f"billhook serving on http://{host}:{port}  (docs: /docs, database: {_safe(settings.database_url)}"
         f"{', test clock on' if settings.test_clock else ''})"
     )
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler in place
+    # before it ran: make that handler stop the worker, so the process gets to the clean-up below.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
         uvicorn.run(create_app(rt), host=host, port=port, log_level="warning")
     finally:
@@ -117,11 +121,16 @@ def apikey_create(
     namespace: str = "default", name: Annotated[str | None, typer.Option()] = None, database_url: DbOpt = None
 ) -> None:
     """Create an API key; prints the key, and nothing else, on stdout."""
+    from billhook.errors import BillhookError
+
     rt = Runtime.start(_settings(database_url))
     try:
         with rt.uows.write() as uow:
             key = apikeys.create(uow, namespace, name)
             uow.commit()
+    except BillhookError as exc:
+        err.print(f"[red]{exc.detail}[/red]")
+        sys.exit(2)
     finally:
         rt.close()
     print(key)

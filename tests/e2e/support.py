@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -50,7 +50,12 @@ FLEET_PLAN: dict[str, Any] = {
     "billingCadence": "P1M",
     "charges": [{"key": "base", "name": "Base fee", "price": {"type": "flat", "amount": str(BASE)}}],
     "items": [
-        {"key": "calls", "name": "API calls", "usageType": "metered", "price": {"type": "unit", "amount": str(PER_CALL)}}
+        {
+            "key": "calls",
+            "name": "API calls",
+            "usageType": "metered",
+            "price": {"type": "unit", "amount": str(PER_CALL)},
+        }
     ],
 }
 
@@ -74,7 +79,8 @@ class Fleet:
 
 def fleet(database_url: str, n: int) -> Fleet:
     """``n`` customers, each with one subscription starting at FLEET_START and a metered quantity set;
-    then the test clock moves past the first period end without processing anything."""
+    then the test clock moves past the first period end without processing anything (the clock is only
+    a row: nothing runs until a worker looks)."""
     rt = Runtime.start(Settings(database_url=database_url, test_clock=True, test_clock_start=FLEET_CLOCK_START))
     actor = Actor("default", "e2e-setup")
     result = Fleet(rt)
@@ -83,8 +89,12 @@ def fleet(database_url: str, n: int) -> Fleet:
     for chunk in range(0, n, 100):
         with rt.uows.write() as uow:
             for i in range(chunk, min(n, chunk + 100)):
-                customer = customers.create(uow, actor, {"key": f"c{i:04d}", "name": f"Customer {i}", "currency": "EUR"})
-                sub = subscriptions.create(uow, actor, {"customerId": customer["id"], "plan": "fleet", "startAt": FLEET_START})
+                customer = customers.create(
+                    uow, actor, {"key": f"c{i:04d}", "name": f"Customer {i}", "currency": "EUR"}
+                )
+                sub = subscriptions.create(
+                    uow, actor, {"customerId": customer["id"], "plan": "fleet", "startAt": FLEET_START}
+                )
                 calls = Decimal(i % 97 + 1) + Decimal("0.25") * (i % 4)
                 items.change(uow, actor, sub["id"], "calls", "set", str(calls))
                 result.quantities[sub["id"]] = calls
@@ -180,11 +190,14 @@ def check_fleet(f: Fleet) -> dict[str, int]:
 # --------------------------------------------------------------------------------------------- processes
 
 
+_COLOR_FORCING = ("FORCE_COLOR", "CLICOLOR_FORCE", "TTY_COMPATIBLE", "TTY_INTERACTIVE")
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment minus any BILLHOOK_* settings of the caller's, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BILLHOOK_")}
-    env["PYTHONUNBUFFERED"] = "1"
-    env["COLUMNS"] = "200"  # rich wraps stderr lines at the terminal width; keep names on one line
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BILLHOOK_") and k not in _COLOR_FORCING}
+    # plain text, one message a line: rich would wrap at the terminal width and colour when forced to
+    env |= {"PYTHONUNBUFFERED": "1", "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
     return env | extra
 
 
@@ -249,7 +262,9 @@ def running(procs: list[Proc]) -> Iterator[list[Proc]]:
                 kill(p)
 
 
-def run_cli(args: list[str], *, env: dict[str, str], cwd: Path, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    args: list[str], *, env: dict[str, str], cwd: Path, timeout: float = 60.0
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(BILLHOOK), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
     )
@@ -261,7 +276,7 @@ def wait_for(
     timeout: float,
     interval: float = 0.2,
     what: str,
-    procs: list[Proc] = (),  # type: ignore[assignment]
+    procs: Sequence[Proc] = (),
 ) -> Any:
     """Poll until ``condition()`` is truthy; fail naming ``what`` after ``timeout`` s or when a process dies."""
     deadline = time.monotonic() + timeout
@@ -291,6 +306,11 @@ def worker_env(database_url: str, **extra: str) -> dict[str, str]:
         BILLHOOK_WORKER_POLL_SECONDS="0.05",
         **extra,
     )
+
+
+def failures(proc: Proc) -> list[str]:
+    """Errors a worker logged (it carries on past them; a row that failed waits for its lease to expire)."""
+    return [line for line in (proc.out() + proc.err()).splitlines() if "_failed" in line or "Traceback" in line]
 
 
 def worker_name(proc: Proc) -> str | None:

@@ -23,6 +23,12 @@ class Ctx:
         self.principal = principal
         self.actor = Actor(principal.namespace, f"api_key:{principal.api_key_id}")
 
+    def integration(self) -> Ctx:
+        """The same caller acting as an integration (recorded so in invoice history)."""
+        ctx = Ctx(self.runtime, self.principal)
+        ctx.actor = Actor(self.principal.namespace, f"integration:{self.principal.api_key_id}")
+        return ctx
+
     @property
     def namespace(self) -> str:
         return self.principal.namespace

@@ -34,6 +34,7 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str | None = None
+    instance: str | None = None
     errors: list[dict[str, str]] | None = None
 
 
@@ -377,3 +378,288 @@ class ClockState(Out):
     now: str
     enabled: bool
     pending: int | None = None
+
+
+# ------------------------------------------------------------------------------------ apps and profiles
+
+
+class MarketplaceInstall(In):
+    name: Name | None = None
+    createBillingProfile: bool = False
+
+
+class MarketplaceListing(Out):
+    type: str
+    name: str
+    description: str
+    capabilities: list[dict[str, Any]]
+    installMethods: list[str]
+
+
+class App(Out):
+    id: str
+    type: Literal["sandbox", "custom_invoicing"]
+    name: str
+    status: str
+    listing: MarketplaceListing
+    createdAt: str
+    updatedAt: str
+
+
+class InstallResult(Out):
+    app: App
+    defaultForCapabilityTypes: list[str]
+
+
+class AppReplace(In):
+    name: Name
+    description: Text | None = None
+    metadata: dict[str, Annotated[str, Field(max_length=1024)]] | None = Field(None, max_length=50)
+    type: Literal["sandbox", "custom_invoicing"] | None = None
+    enableDraftSyncHook: bool | None = None
+    enableIssuingSyncHook: bool | None = None
+
+
+class TaxCode(BaseModel):
+    code: Annotated[str, Field(max_length=128)] | None = None
+
+
+class BillingParty(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    key: Annotated[str, Field(max_length=256)] | None = None
+    name: Annotated[str, Field(max_length=256)] | None = None
+    taxId: TaxCode | None = None
+    addresses: list[Address] | None = Field(None, max_length=10)
+
+
+class WorkflowInvoicing(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    autoAdvance: bool | None = None
+    draftPeriod: IsoDuration | None = None
+    dueAfter: IsoDuration | None = None
+    progressiveBilling: bool | None = None
+    billableGrace: IsoDuration | None = None
+    billableHookFailure: Literal["hold", "proceed"] | None = None
+
+
+class WorkflowPayment(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    collectionMethod: Literal["charge_automatically", "send_invoice"] | None = None
+
+
+class WorkflowCollection(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    alignment: dict[str, Any] | None = None
+    interval: IsoDuration | None = None
+
+
+class WorkflowTax(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    enabled: bool | None = None
+    enforced: bool | None = None
+
+
+class Workflow(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    collection: WorkflowCollection | None = None
+    invoicing: WorkflowInvoicing | None = None
+    payment: WorkflowPayment | None = None
+    tax: WorkflowTax | None = None
+
+
+class ProfileApps(BaseModel):
+    tax: Annotated[str, Field(min_length=1, max_length=64)]
+    invoicing: Annotated[str, Field(min_length=1, max_length=64)]
+    payment: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class ProfileIn(In):
+    name: Name
+    description: Text | None = None
+    metadata: dict[str, Annotated[str, Field(max_length=1024)]] | None = Field(None, max_length=50)
+    supplier: BillingParty = Field(default_factory=BillingParty)
+    default: bool = False
+    workflow: Workflow = Field(default_factory=Workflow)
+
+    def data(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class ProfileCreate(ProfileIn):
+    apps: ProfileApps
+
+
+class BillingProfile(Out):
+    id: str
+    name: str
+    default: bool
+    supplier: dict[str, Any]
+    workflow: dict[str, Any]
+    apps: dict[str, Any]
+    createdAt: str
+    updatedAt: str
+
+
+class OverrideIn(In):
+    billingProfileId: Annotated[str, Field(max_length=64)] | None = None
+    workflow: Workflow | None = None
+
+    def data(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class CustomerOverride(Out):
+    baseBillingProfileId: str
+    customerProfile: dict[str, Any]
+    customerOverride: dict[str, Any] | None = None
+    customer: dict[str, Any] | None = None
+
+
+# ------------------------------------------------------------------------------------ pending lines, updates
+
+
+class PeriodIn(BaseModel):
+    from_: AwareDatetime = Field(alias="from")
+    to: AwareDatetime
+
+
+class RateCardIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    featureKey: Key | None = None
+    price: Price
+
+
+class LineIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    name: Name
+    description: Text | None = None
+    metadata: dict[str, Annotated[str, Field(max_length=1024)]] | None = Field(None, max_length=50)
+    period: PeriodIn
+    invoiceAt: AwareDatetime
+    price: Price | None = None
+    rateCard: RateCardIn | None = None
+    featureKey: Key | None = None
+    quantity: QuantityStr | None = None
+
+
+class PendingLinesIn(In):
+    currency: Currency
+    lines: list[LineIn] = Field(min_length=1, max_length=100)
+
+    def data(self) -> dict[str, Any]:
+        return self.model_dump(mode="python", by_alias=True, exclude_none=True)
+
+
+class PendingLinesOut(Out):
+    lines: list[InvoiceLine]
+    invoice: Invoice
+    isInvoiceNew: bool
+
+
+class InvoiceNowFilters(BaseModel):
+    lineIds: list[Annotated[str, Field(max_length=64)]] | None = Field(None, max_length=1000)
+
+
+class InvoiceNowIn(In):
+    customerId: Annotated[str, Field(min_length=1, max_length=256)]
+    asOf: AwareDatetime | None = None
+    filters: InvoiceNowFilters | None = None
+    progressiveBillingOverride: bool | None = None
+
+    def data(self) -> dict[str, Any]:
+        return self.model_dump(mode="python", exclude_none=True)
+
+
+class LineReplace(LineIn):
+    id: Annotated[str, Field(max_length=64)] | None = None
+
+
+class InvoiceWorkflowIn(BaseModel):
+    workflow: Workflow | None = None
+
+
+class InvoiceReplace(In):
+    description: Text | None = None
+    metadata: dict[str, Annotated[str, Field(max_length=1024)]] | None = Field(None, max_length=50)
+    supplier: BillingParty | None = None
+    customer: BillingParty | None = None
+    lines: list[LineReplace] = Field(max_length=500)
+    workflow: InvoiceWorkflowIn | None = None
+
+    def data(self) -> dict[str, Any]:
+        out = self.model_dump(mode="python", by_alias=True, exclude_none=True)
+        if out.get("workflow", {}).get("workflow") is not None:
+            out["workflow"]["workflow"] = self.workflow.workflow.model_dump(mode="json", exclude_none=True)  # type: ignore[union-attr]
+        if self.supplier is not None:
+            out["supplier"] = self.supplier.model_dump(mode="json", exclude_none=True)
+        return out
+
+
+class VoidAction(BaseModel):
+    type: Literal["discard", "pending"]
+    nextInvoiceAt: AwareDatetime | None = None
+
+
+class VoidActionWithShare(BaseModel):
+    percentage: Annotated[float, Field(ge=0, le=100)]
+    action: VoidAction
+
+
+class VoidIn(In):
+    action: VoidActionWithShare | None = None
+    reason: Annotated[str, Field(max_length=1024)] | None = None
+    overrides: list[dict[str, Any]] | None = Field(None, max_length=0)
+
+
+# ------------------------------------------------------------------------------------ custom invoicing
+
+
+class LineExternalId(BaseModel):
+    lineId: Annotated[str, Field(min_length=1, max_length=64)]
+    externalId: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class LineDiscountExternalId(BaseModel):
+    lineDiscountId: Annotated[str, Field(min_length=1, max_length=64)]
+    externalId: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class DraftSyncInvoicing(BaseModel):
+    invoiceNumber: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    externalId: Annotated[str, Field(max_length=256)] | None = None
+    lineExternalIds: list[LineExternalId] | None = Field(None, max_length=1000)
+    lineDiscountExternalIds: list[LineDiscountExternalId] | None = Field(None, max_length=1000)
+
+
+class DraftSyncIn(In):
+    invoicing: DraftSyncInvoicing | None = None
+
+    def data(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class IssuingSyncInvoicing(BaseModel):
+    invoiceNumber: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    sentToCustomerAt: AwareDatetime | None = None
+
+
+class IssuingSyncPayment(BaseModel):
+    externalId: Annotated[str, Field(max_length=256)] | None = None
+
+
+class IssuingSyncIn(In):
+    invoicing: IssuingSyncInvoicing | None = None
+    payment: IssuingSyncPayment | None = None
+
+    def data(self) -> dict[str, Any]:
+        return self.model_dump(mode="python", exclude_none=True)
+
+
+class PaymentStatusIn(In):
+    trigger: Literal["paid", "payment_failed", "payment_uncollectible", "payment_overdue", "action_required", "void"]
+
+
+AppList = paged(App)
+ListingList = paged(MarketplaceListing)
+ProfileList = paged(BillingProfile)
+OverrideList = paged(CustomerOverride)

@@ -39,12 +39,14 @@ def problem(
     detail: str,
     errors: list[dict[str, str]] | None = None,
     headers: dict[str, str] | None = None,
+    instance: str = "",
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": TYPE_BASE + code,
         "title": TITLES.get(status, "Error"),
         "status": status,
         "detail": detail,
+        "instance": instance,
     }
     if errors:
         body["errors"] = errors
@@ -69,14 +71,14 @@ def _loc(loc: tuple[Any, ...]) -> str:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(BillhookError)
-    async def _domain(_: Request, exc: BillhookError) -> JSONResponse:
+    async def _domain(request: Request, exc: BillhookError) -> JSONResponse:
         status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
         errors = [{"field": e.field, "message": e.message} for e in exc.errors] or None
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return problem(status, exc.code, exc.detail, errors, headers)
+        return problem(status, exc.code, exc.detail, errors, headers, request.url.path)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
             {
                 "field": "body" if e.get("type") == "json_invalid" else _loc(tuple(e.get("loc", ()))),
@@ -85,17 +87,21 @@ def install(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
-        return problem(400, "invalid_input", detail or "invalid request", errors)
+        return problem(400, "invalid_input", detail or "invalid request", errors, instance=request.url.path)
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return problem(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
+        return problem(
+            exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None), instance=request.url.path
+        )
 
     @app.exception_handler(IntegrityError)
-    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
         log.warning("api.integrity_error", error=str(exc.orig))
-        return problem(409, "conflict", "the request conflicts with a concurrent change; try again")
+        return problem(
+            409, "conflict", "the request conflicts with a concurrent change; try again", instance=request.url.path
+        )
 
     @app.exception_handler(OperationalError)
     async def _operational(_: Request, exc: OperationalError) -> JSONResponse:

@@ -83,7 +83,6 @@ def advance_lines(rules: PlanRules, period: Period, full: Period) -> list[LineDr
 
 def usage_line(item: TrackedItem, quantity: Decimal, period: Period, currency: str) -> LineDraft | None:
     """A tracked item's line for ``period``: what is above the included quantity, priced."""
-    billable = max(ZERO, quantity - item.included)
     if quantity == 0 and item.price.minimum is None:
         return None
     return LineDraft(
@@ -93,10 +92,15 @@ def usage_line(item: TrackedItem, quantity: Decimal, period: Period, currency: s
         period=period,
         invoice_at=period.end,
         quantity=quantity,
-        amount=round_money(item.price.amount_for(billable), currency),
+        amount=usage_amount(item.price, quantity, item.included, currency),
         price=item.price,
         included=item.included,
     )
+
+
+def usage_amount(price: Price, quantity: Decimal, included: Decimal, currency: str) -> Decimal:
+    """What a tracked item bills: the quantity above what is included, priced, rounded once."""
+    return round_money(price.amount_for(max(ZERO, quantity - included)), currency)
 
 
 def arrears_lines(
@@ -182,3 +186,11 @@ def validate(total: Decimal, line_count: int) -> list[Issue]:
     if line_count == 0:
         issues.append(Issue("no_lines", "critical", "the invoice has no lines", "lines"))
     return issues
+
+
+def manual_amount(price: Price, quantity: Decimal, currency: str) -> Decimal:
+    """A hand-made line (pending line, or a line of an edited draft): a flat price is per unit."""
+    if price.type == "flat":
+        with localcontext(WIDE):
+            return round_money(price.amount * quantity, currency)
+    return round_money(price.amount_for(quantity), currency)

@@ -11,6 +11,7 @@ from sqlalchemy import func, insert, select
 
 from billhook.errors import InvalidInput, Unauthorized
 from billhook.ids import new_id
+from billhook.services import profiles
 from billhook.store.schema import api_keys
 from billhook.store.uow import UnitOfWork
 
@@ -31,6 +32,7 @@ def _hash(key: str) -> str:
 def create(uow: UnitOfWork, namespace: str = "default", name: str | None = None) -> str:
     if not NAMESPACE.match(namespace):
         raise InvalidInput.on("namespace", "lowercase letters, digits, _ and -, at most 64")
+    profiles.default_profile(uow, namespace)  # a namespace starts with the sandbox app and a default profile
     key = PREFIX + secrets.token_urlsafe(32)
     uow.conn.execute(
         insert(api_keys).values(

@@ -20,7 +20,7 @@ from billhook.domain.invoicing import LineDraft, advance_lines, arrears_lines, t
 from billhook.domain.lifecycle import S, T
 from billhook.domain.periods import Period, boundary, index_at, period_containing
 from billhook.events import outbox
-from billhook.services import invoices, lifecycle, plans, workflow
+from billhook.services import invoices, lifecycle, plans
 from billhook.services.common import Actor
 from billhook.store.schema import custom_charges, item_quantities, subscriptions
 from billhook.store.schema import invoices as invoices_t
@@ -93,7 +93,6 @@ def new_gathering(uow: UnitOfWork, sub: Row[Any], rules: PlanRules, period: Peri
         kind="period",
         currency=rules.currency,
         period=(period.start, period.end),
-        workflow=workflow.default_workflow(),
     )
 
 
@@ -115,7 +114,6 @@ def open_subscription(uow: UnitOfWork, actor: Actor, sub: Row[Any]) -> None:
         kind="opening",
         currency=rules.currency,
         period=(period.start, period.end),
-        workflow=workflow.default_workflow(),
     )
     inv = invoices.load(uow, invoice_id)
     invoices.write_lines(uow, inv, lines)
@@ -141,8 +139,7 @@ def close_period(uow: UnitOfWork, actor: Actor, sub: Row[Any], *, at: datetime |
         lines += advance_lines(rules, next_period, full_period(sub, rules, next_period.start))
     invoices.write_lines(uow, inv, lines)
     inv = invoices.load(uow, inv.id)
-    uow.conn.execute(update(invoices_t).where(invoices_t.c.id == inv.id).values(workflow=workflow.default_workflow()))
-    lifecycle.advance(uow, actor, invoices.load(uow, inv.id))
+    lifecycle.advance(uow, actor, invoices.take_snapshot(uow, inv))
 
     values: dict[str, Any] = {"updated_at": uow.now, "lease_owner": None, "lease_until": None}
     if next_period is None:
@@ -221,6 +218,7 @@ def _preview_row(d: LineDraft, i: int, inv: Row[Any]) -> Any:
         included=d.included,
         amount=d.amount,
         custom_charge_id=d.custom_charge_id,
+        metadata=None,
         external_invoicing_id=None,
         created_at=inv.created_at,
         updated_at=inv.updated_at,

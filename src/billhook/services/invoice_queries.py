@@ -80,6 +80,17 @@ def act(uow: UnitOfWork, actor: Actor, invoice_id: str, action: str) -> dict[str
     return billing.invoice_view(uow, inv)
 
 
+def void(uow: UnitOfWork, actor: Actor, invoice_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Void an issued invoice. Its lines are discarded, never re-billed; partial voids are not offered."""
+    action = data.get("action")
+    if action is not None:
+        if action["action"]["type"] != "discard":
+            raise InvalidInput.on("action.action.type", "only discard is supported: voided lines are not re-billed")
+        if action["percentage"] != 100:
+            raise InvalidInput.on("action.percentage", "only a whole void (100) is supported")
+    return act(uow, actor, invoice_id, "void")
+
+
 def delete(uow: UnitOfWork, actor: Actor, invoice_id: str) -> None:
     inv = invoices.find(uow, actor.namespace, invoice_id)
     if inv.extended_status == S.GATHERING:

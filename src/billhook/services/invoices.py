@@ -13,6 +13,7 @@ from billhook.domain.invoicing import LineDraft, Totals, totals
 from billhook.domain.money import ZERO, fmt, money_str, round_money
 from billhook.errors import NotFound
 from billhook.ids import new_id
+from billhook.services import profiles
 from billhook.services.common import iso
 from billhook.store.schema import customers, invoice_lines, invoice_transitions, invoices
 from billhook.store.uow import UnitOfWork
@@ -29,7 +30,6 @@ def create(
     kind: str,
     currency: str,
     period: tuple[Any, Any],
-    workflow: dict[str, Any],
     status: lifecycle.S = GATHERING,
 ) -> str:
     invoice_id = new_id()
@@ -47,7 +47,7 @@ def create(
             number=f"DRAFT-{invoice_id}",
             period_start=period[0],
             period_end=period[1],
-            workflow=workflow,
+            **snapshot(uow, namespace, customer_id),
             amount=zero,
             charges_total=zero,
             discounts_total=zero,
@@ -61,6 +61,28 @@ def create(
         )
     )
     return invoice_id
+
+
+def snapshot(uow: UnitOfWork, namespace: str, customer_id: str) -> dict[str, Any]:
+    """The profile, apps, supplier and merged workflow in force for the customer now."""
+    force = profiles.in_force(uow, namespace, customer_id)
+    p = force.profile
+    return {
+        "profile_id": p.id,
+        "tax_app_id": p.tax_app_id,
+        "invoicing_app_id": p.invoicing_app_id,
+        "payment_app_id": p.payment_app_id,
+        "supplier": p.supplier,
+        "workflow": force.workflow,
+    }
+
+
+def take_snapshot(uow: UnitOfWork, inv: Row[Any]) -> Row[Any]:
+    """Snapshot the workflow as the invoice leaves gathering: later profile changes don't touch it."""
+    uow.conn.execute(
+        update(invoices).where(invoices.c.id == inv.id).values(snapshot(uow, inv.namespace, inv.customer_id))
+    )
+    return load(uow, inv.id)
 
 
 def find(uow: UnitOfWork, namespace: str, invoice_id: str) -> Row[Any]:
@@ -84,8 +106,13 @@ def stored_lines(uow: UnitOfWork, invoice_id: str) -> list[Row[Any]]:
     )
 
 
-def _identity(kind: str, key: str, period_start: Any, custom_charge_id: str | None) -> tuple[Any, ...]:
-    return (kind, key, period_start, custom_charge_id)
+def identity(kind: str, key: str, period_start: Any, custom_charge_id: str | None) -> str:
+    """What makes a computed line the same line again across recalculations."""
+    return f"{kind}|{key}|{iso(period_start)}|{custom_charge_id or ''}"
+
+
+def _row_identity(r: Any) -> str:
+    return identity(r.kind, r.key, r.period_start, r.custom_charge_id)
 
 
 def write_lines(
@@ -94,23 +121,28 @@ def write_lines(
     """Replace the invoice's computed lines with ``drafts`` and store the new totals.
 
     A line that stands again (same kind, key, period and custom charge) keeps its id, so external
-    ids synced for it stay valid. Lines of a kind in ``keep`` are left as they are.
+    ids synced for it stay valid. Lines of a kind in ``keep`` and lines edited by hand are left as
+    they are, and a computed line never comes back over one edited or removed by hand.
     """
     existing = stored_lines(uow, inv.id)
-    kept = [r for r in existing if r.kind in keep]
-    reusable = {_identity(r.kind, r.key, r.period_start, r.custom_charge_id): r for r in existing if r.kind not in keep}
-    uow.conn.execute(
-        delete(invoice_lines).where(invoice_lines.c.invoice_id == inv.id, invoice_lines.c.kind.not_in(tuple(keep)))
-    )
+    kept = [r for r in existing if r.kind in keep or r.managed_by == "manual"]
+    kept_ids = {r.id for r in kept}
+    skip = {_row_identity(r) for r in kept} | set(inv.removed_lines or [])
+    reusable = {_row_identity(r): r for r in existing if r.id not in kept_ids}
+    if reusable:
+        uow.conn.execute(delete(invoice_lines).where(invoice_lines.c.id.in_([r.id for r in reusable.values()])))
     rows = []
-    for position, d in enumerate(drafts, start=len(kept)):
-        old = reusable.get(_identity(d.kind, d.key, d.period.start, d.custom_charge_id))
+    for d in drafts:
+        ident = identity(d.kind, d.key, d.period.start, d.custom_charge_id)
+        if ident in skip:
+            continue
+        old = reusable.get(ident)
         rows.append(
             {
                 "id": old.id if old is not None else new_id(),
                 "namespace": inv.namespace,
                 "invoice_id": inv.id,
-                "position": position,
+                "position": len(kept) + len(rows),
                 "kind": d.kind,
                 "managed_by": "subscription",
                 "key": d.key,
@@ -176,19 +208,29 @@ def _line_totals(amount: Decimal, currency: str) -> dict[str, str]:
 
 
 def line_view(row: Any, inv: Row[Any]) -> dict[str, Any]:
+    """An invoice line in OpenMeter's shape: every top-level line is ``usage_based``, a flat fee too."""
+    price = row.price
+    if price is None and row.kind in ("custom", "manual"):
+        price = {
+            "type": "flat",
+            "amount": fmt(row.amount / row.quantity if row.quantity else row.amount),
+            "paymentTerm": "in_arrears",
+        }
     out: dict[str, Any] = {
         "id": row.id,
         "name": row.name,
         "description": row.description,
-        "type": "usage_based" if row.kind == "usage" else "flat_fee",
+        "metadata": row.metadata or {},
+        "type": "usage_based",
         "kind": row.kind,
         "managedBy": row.managed_by,
         "status": "valid",
         "currency": inv.currency,
-        "invoiceId": inv.id,
+        "invoice": {"id": inv.id, "number": inv.number},
         "period": _period(row.period_start, row.period_end),
         "invoiceAt": iso(row.invoice_at),
-        "price": row.price,
+        "price": price,
+        "rateCard": {"featureKey": row.key if row.kind == "usage" else None, "price": price},
         "featureKey": row.key if row.kind == "usage" else None,
         "quantity": fmt(row.quantity),
         "includedQuantity": fmt(row.included) if row.kind == "usage" else None,
@@ -201,7 +243,12 @@ def line_view(row: Any, inv: Row[Any]) -> dict[str, Any]:
         "updatedAt": iso(row.updated_at),
     }
     if inv.subscription_id and row.managed_by == "subscription":
-        out["subscription"] = {"subscriptionId": inv.subscription_id, "itemKey": row.key}
+        out["subscription"] = {
+            "subscription": {"id": inv.subscription_id},
+            "phase": {"id": inv.subscription_id},
+            "item": {"id": row.key},
+            "billingPeriod": _period(row.period_start, row.period_end),
+        }
     return out
 
 
@@ -250,13 +297,14 @@ def view(
             "extendedStatus": state.value,
             "availableActions": lifecycle.available_actions(state, facts),
         },
-        "supplier": {"name": "billhook"},
+        "description": inv.description,
+        "supplier": inv.supplier or {},
         "customer": {
-            "customerId": cust.id,
+            "id": cust.id,
             "key": cust.key,
             "name": cust.name,
             "primaryEmail": cust.primary_email,
-            "billingAddress": cust.billing_address,
+            "addresses": [cust.billing_address] if cust.billing_address else [],
             "usageAttribution": cust.usage_attribution or {"subjectKeys": []},
         },
         "subscriptionId": inv.subscription_id,
@@ -269,7 +317,16 @@ def view(
         "voidedAt": iso(inv.voided_at),
         "paidAt": iso(inv.paid_at),
         "sentToCustomerAt": iso(inv.sent_to_customer_at),
-        "workflow": inv.workflow,
+        "deletedAt": iso(inv.deleted_at),
+        "workflow": {
+            "sourceBillingProfileId": inv.profile_id,
+            "workflow": inv.workflow,
+            "apps": {
+                "tax": {"id": inv.tax_app_id},
+                "invoicing": {"id": inv.invoicing_app_id},
+                "payment": {"id": inv.payment_app_id},
+            },
+        },
         "lines": [line_view(r, inv) for r in rows],
         "totals": totals_view(t, inv.currency),
         "validationIssues": inv.validation_issues,

@@ -54,6 +54,7 @@ def change(
     inv = periods.target(uow, sub, period)
     old = _quantity(uow, inv.id, item_key)
     new = amount if op == "set" else old + amount if op == "add" else old - amount
+    new = new.normalize() if new != 0 else ZERO  # 10.1235 - 0.1235 is "10", as if set so
     if new < 0:
         raise Conflict(
             f"removing {fmt(amount)} from {fmt(old)} would take {item_key} below zero", code="quantity_below_zero"

@@ -14,8 +14,8 @@ from billhook.domain.lifecycle import Facts, S, T, Transition
 from billhook.errors import Conflict
 from billhook.events import outbox
 from billhook.ids import new_id
-from billhook.services import invoices, numbering, workflow
-from billhook.services.common import Actor
+from billhook.services import apps, invoices, numbering, workflow
+from billhook.services.common import Actor, iso
 from billhook.store.schema import invoice_lines, invoice_transitions
 from billhook.store.schema import invoices as invoices_t
 from billhook.store.uow import UnitOfWork
@@ -29,18 +29,21 @@ def facts(uow: UnitOfWork, inv: Row[Any], *, line_count: int | None = None) -> F
         line_count = uow.conn.execute(
             select(func.count()).select_from(invoice_lines).where(invoice_lines.c.invoice_id == inv.id)
         ).scalar_one()
+    invoicing_app = apps.load(uow, inv.invoicing_app_id)
+    payment_app = apps.load(uow, inv.payment_app_id)
+    custom = invoicing_app is not None and invoicing_app.type == apps.CUSTOM_INVOICING
     return Facts(
         now=uow.now,
         period_ended=inv.period_end <= uow.now,
         has_lines=line_count > 0,
         billable_hold_released=True,
         critical_issues=any(i["severity"] == "critical" for i in inv.validation_issues),
-        draft_sync_hook=False,
+        draft_sync_hook=custom and bool(invoicing_app.enable_draft_sync_hook),
         draft_synced=inv.draft_synced_at is not None,
-        issuing_sync_hook=False,
+        issuing_sync_hook=custom and bool(invoicing_app.enable_issuing_sync_hook),
         auto_advance=workflow.auto_advance(wf),
         draft_until=inv.draft_until,
-        auto_settle=workflow.auto_settles(wf),
+        auto_settle=payment_app is None or payment_app.type == apps.SANDBOX,
         due_at=inv.due_at,
     )
 
@@ -91,7 +94,7 @@ def _schedule(uow: UnitOfWork, inv: Row[Any]) -> Row[Any]:
     elif state in (S.PAYMENT_PENDING, S.PAYMENT_FAILED, S.PAYMENT_ACTION_REQUIRED):
         at = inv.due_at
     elif state == S.GATHERING:
-        at = None  # the subscription's own schedule closes it
+        at = inv.next_action_at  # manual lines fall due at their invoiceAt; subscriptions keep their own schedule
     if at != inv.next_action_at:
         uow.conn.execute(update(invoices_t).where(invoices_t.c.id == inv.id).values(next_action_at=at))
         inv = invoices.load(uow, inv.id)
@@ -109,19 +112,22 @@ def _on_enter(uow: UnitOfWork, inv: Row[Any], row: Transition) -> dict[str, Any]
             select(func.count()).select_from(invoice_lines).where(invoice_lines.c.invoice_id == inv.id)
         ).scalar_one()
         values["validation_issues"] = [
-            {"id": new_id(), "component": "billhook"} | asdict(i) for i in validate(inv.total, count)
+            {"id": new_id(), "component": "billhook", "createdAt": iso(now), "updatedAt": iso(now)} | asdict(i)
+            for i in validate(inv.total, count)
         ]
     elif target == S.DRAFT_WAITING_AUTO_APPROVAL:
         values["draft_until"] = workflow.draft_period(wf).after(now)
     elif target == S.ISSUED:
         if inv.number.startswith("DRAFT-"):
-            values["number"] = numbering.next_number(uow, inv.namespace, "default")
+            values["number"] = numbering.next_number(uow, inv.namespace, inv.profile_id or "default")
         values["issued_at"] = now
         values["due_at"] = workflow.due_after(wf).after(now)
     elif target == S.PAID:
         values["paid_at"] = now
     elif target == S.VOIDED:
         values["voided_at"] = now
+    elif target == S.DELETED:
+        values["deleted_at"] = now
     return values
 
 

@@ -18,7 +18,6 @@ from billhook.services.common import Actor, Page, currency_field, decimal_field,
 from billhook.store.schema import plans, subscriptions
 from billhook.store.uow import UnitOfWork
 
-
 # A subscription starts by 9000-01-01 at the latest; its trial must end in a year dates can hold.
 _LATEST_START = datetime(9000, 1, 1, tzinfo=UTC)
 _LATEST_TRIAL_END = datetime(9900, 1, 1, tzinfo=UTC)

@@ -1,32 +1,10 @@
-"""The invoicing workflow an invoice runs under, snapshotted when it leaves gathering.
-
-Billing profiles and customer overrides (issue 3) merge into this shape; until a profile is in
-force, every invoice runs the default: the sandbox app, auto-advance, no draft period, due in 30 days.
-"""
+"""Reading an invoice's snapshotted workflow (the billing profile's, merged with the customer's override)."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from billhook.domain.periods import Duration
-
-DEFAULT_WORKFLOW: dict[str, Any] = {
-    "collection": {"alignment": {"type": "subscription"}, "interval": "PT1H"},
-    "invoicing": {
-        "autoAdvance": True,
-        "draftPeriod": "P0D",
-        "dueAfter": "P30D",
-        "billableGrace": "PT1H",
-        "billableHookFailure": "hold",
-    },
-    "payment": {"collectionMethod": "charge_automatically"},
-    "apps": {"invoicing": "sandbox", "payment": "sandbox"},
-}
-
-
-def default_workflow() -> dict[str, Any]:
-    return copy.deepcopy(DEFAULT_WORKFLOW)
 
 
 def auto_advance(workflow: dict[str, Any]) -> bool:
@@ -41,6 +19,9 @@ def due_after(workflow: dict[str, Any]) -> Duration:
     return Duration.parse(workflow["invoicing"]["dueAfter"])
 
 
-def auto_settles(workflow: dict[str, Any]) -> bool:
-    """The sandbox app settles payment by itself; an external app reports it."""
-    return workflow.get("apps", {}).get("payment", "sandbox") == "sandbox"
+def billable_grace(workflow: dict[str, Any]) -> Duration:
+    return Duration.parse(workflow["invoicing"].get("billableGrace", "PT1H"))
+
+
+def billable_hook_failure(workflow: dict[str, Any]) -> str:
+    return str(workflow["invoicing"].get("billableHookFailure", "hold"))

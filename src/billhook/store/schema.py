@@ -56,6 +56,50 @@ test_clock = Table(
     Column("updated_at", UTC_, nullable=False),
 )
 
+namespaces = Table(
+    "namespaces",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("created_at", UTC_, nullable=False),
+)
+
+# Installed apps: the sandbox (settles by itself) and custom invoicing (an external system steers).
+apps = Table(
+    "apps",
+    metadata,
+    _id(),
+    _ns(),
+    Column("type", String(32), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("metadata", JSON, nullable=True),
+    Column("enable_draft_sync_hook", Boolean, nullable=False),
+    Column("enable_issuing_sync_hook", Boolean, nullable=False),
+    Column("created_at", UTC_, nullable=False),
+    Column("updated_at", UTC_, nullable=False),
+    Column("deleted_at", UTC_, nullable=True),
+)
+
+billing_profiles = Table(
+    "billing_profiles",
+    metadata,
+    _id(),
+    _ns(),
+    Column("name", String(256), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("metadata", JSON, nullable=True),
+    Column("is_default", Boolean, nullable=False),
+    Column("supplier", JSON, nullable=False),
+    Column("workflow", JSON, nullable=False),
+    Column("tax_app_id", String(26), ForeignKey("apps.id"), nullable=False),
+    Column("invoicing_app_id", String(26), ForeignKey("apps.id"), nullable=False),
+    Column("payment_app_id", String(26), ForeignKey("apps.id"), nullable=False),
+    Column("created_at", UTC_, nullable=False),
+    Column("updated_at", UTC_, nullable=False),
+    Column("deleted_at", UTC_, nullable=True),
+    Index("ix_billing_profiles_namespace", "namespace"),
+)
+
 customers = Table(
     "customers",
     metadata,
@@ -73,6 +117,18 @@ customers = Table(
     Column("updated_at", UTC_, nullable=False),
     Column("deleted_at", UTC_, nullable=True),
     UniqueConstraint("namespace", "key", name="uq_customers_namespace_key"),
+)
+
+# A customer's billing profile pin and workflow overrides.
+customer_overrides = Table(
+    "customer_overrides",
+    metadata,
+    Column("customer_id", String(26), ForeignKey("customers.id"), primary_key=True),
+    _ns(),
+    Column("billing_profile_id", String(26), ForeignKey("billing_profiles.id"), nullable=True),
+    Column("workflow", JSON, nullable=True),
+    Column("created_at", UTC_, nullable=False),
+    Column("updated_at", UTC_, nullable=False),
 )
 
 plans = Table(
@@ -136,7 +192,14 @@ invoices = Table(
     Column("number", String(64), nullable=False),
     Column("period_start", UTC_, nullable=False),
     Column("period_end", UTC_, nullable=False),
+    Column("description", Text, nullable=True),
+    # the billing profile and apps in force, and the merged workflow, snapshotted when it left gathering
+    Column("profile_id", String(26), nullable=True),
+    Column("tax_app_id", String(26), nullable=True),
+    Column("invoicing_app_id", String(26), nullable=True),
+    Column("payment_app_id", String(26), nullable=True),
     Column("workflow", JSON, nullable=False),
+    Column("supplier", JSON, nullable=True),
     Column("amount", Dec, nullable=False),
     Column("charges_total", Dec, nullable=False),
     Column("discounts_total", Dec, nullable=False),
@@ -156,6 +219,12 @@ invoices = Table(
     Column("paid_at", UTC_, nullable=True),
     Column("sent_to_customer_at", UTC_, nullable=True),
     Column("draft_synced_at", UTC_, nullable=True),
+    # the last accepted sync results, so that the same submission again is a no-op
+    Column("draft_sync", JSON, nullable=True),
+    # subscription lines removed by hand (Update Invoice): a recalculation does not bring them back
+    Column("removed_lines", JSON, nullable=True),
+    Column("issuing_sync", JSON, nullable=True),
+    Column("deleted_at", UTC_, nullable=True),
     Column("version", Integer, nullable=False),
     # when the worker must next look at it (draftUntil, dueAt, a hold's expiry); NULL: nothing to wait for
     Column("next_action_at", UTC_, nullable=True),
@@ -189,6 +258,7 @@ invoice_lines = Table(
     Column("included", Dec, nullable=False),
     Column("amount", Dec, nullable=False),
     Column("custom_charge_id", String(26), nullable=True),
+    Column("metadata", JSON, nullable=True),
     Column("external_invoicing_id", String(256), nullable=True),
     Column("created_at", UTC_, nullable=False),
     Column("updated_at", UTC_, nullable=False),

@@ -19,7 +19,7 @@ from prometheus_client import Counter, Histogram
 from sqlalchemy import Table, func, or_, select, update
 
 from billhook.ids import new_id
-from billhook.services import billing, invoices, lifecycle
+from billhook.services import billing, invoices, schedule
 from billhook.services.common import Actor
 from billhook.store.clock import wall_now
 from billhook.store.schema import invoices as invoices_t
@@ -104,7 +104,8 @@ class Worker:
             if inv.lease_owner != self.name:
                 return
             uow.lock_customer(inv.customer_id)
-            inv = lifecycle.advance(uow, self._actor(namespace), invoices.load(uow, invoice_id))
+            schedule.run_due(uow, self._actor(namespace), invoices.load(uow, invoice_id))
+            inv = invoices.load(uow, invoice_id)
             values: dict[str, Any] = {"lease_owner": None, "lease_until": None}
             if inv.next_action_at is not None and inv.next_action_at <= uow.now:
                 values["next_action_at"] = None  # nothing more it can do by itself: don't spin on it

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import AwareDatetime
 
 from billhook.api.context import Ctx, context
-from billhook.api.models import Invoice, InvoiceHistory, InvoiceList
+from billhook.api.models import Invoice, InvoiceHistory, InvoiceList, InvoiceReplace, VoidIn
 from billhook.api.problems import responses
-from billhook.services import invoice_queries
+from billhook.services import invoice_edit, invoice_queries
 from billhook.services.common import Page
 
 router = APIRouter(tags=["Invoices"])
@@ -52,6 +52,16 @@ def get_invoice_history(invoiceId: str, ctx: Ctx = Depends(context)) -> Any:
     return ctx.read(invoice_queries.history, invoiceId)
 
 
+@router.put("/billing/invoices/{invoiceId}", response_model=Invoice, responses=responses(404, 409))
+def update_invoice(invoiceId: str, body: InvoiceReplace, ctx: Ctx = Depends(context)) -> Any:
+    return ctx.write(invoice_edit.replace, invoiceId, body.data())
+
+
+@router.post("/billing/invoices/{invoiceId}/void", response_model=Invoice, responses=responses(404, 409))
+def void_invoice(invoiceId: str, body: VoidIn | None = None, ctx: Ctx = Depends(context)) -> Any:
+    return ctx.write(invoice_queries.void, invoiceId, body.data() if body is not None else {})
+
+
 @router.delete("/billing/invoices/{invoiceId}", status_code=204, responses=responses(404, 409))
 def delete_invoice(invoiceId: str, ctx: Ctx = Depends(context)) -> Response:
     ctx.write(invoice_queries.delete, invoiceId)
@@ -73,5 +83,5 @@ def _action(name: str) -> None:
     )
 
 
-for _name in invoice_queries.ACTIONS:
+for _name in ("advance", "approve", "retry"):
     _action(_name)

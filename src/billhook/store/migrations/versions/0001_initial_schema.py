@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 19:51:23.919883
+Create Date: 2026-11-21
 """
 
 from __future__ import annotations
@@ -29,6 +29,21 @@ def upgrade() -> None:
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
         sa.UniqueConstraint("key_hash", name=op.f("uq_api_keys_key_hash")),
+    )
+    op.create_table(
+        "apps",
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("namespace", sa.String(length=64), nullable=False),
+        sa.Column("type", sa.String(length=32), nullable=False),
+        sa.Column("name", sa.String(length=256), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("metadata", sa.JSON(), nullable=True),
+        sa.Column("enable_draft_sync_hook", sa.Boolean(), nullable=False),
+        sa.Column("enable_issuing_sync_hook", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_apps")),
     )
     op.create_table(
         "customers",
@@ -78,6 +93,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("key", "api_key_id", name=op.f("pk_idempotency_keys")),
     )
     op.create_table(
+        "namespaces",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_namespaces")),
+    )
+    op.create_table(
         "number_sequences",
         sa.Column("namespace", sa.String(length=64), nullable=False),
         sa.Column("scope", sa.String(length=64), nullable=False),
@@ -109,6 +130,32 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_test_clock")),
     )
     op.create_table(
+        "billing_profiles",
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("namespace", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=256), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("metadata", sa.JSON(), nullable=True),
+        sa.Column("is_default", sa.Boolean(), nullable=False),
+        sa.Column("supplier", sa.JSON(), nullable=False),
+        sa.Column("workflow", sa.JSON(), nullable=False),
+        sa.Column("tax_app_id", sa.String(length=26), nullable=False),
+        sa.Column("invoicing_app_id", sa.String(length=26), nullable=False),
+        sa.Column("payment_app_id", sa.String(length=26), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["invoicing_app_id"], ["apps.id"], name=op.f("fk_billing_profiles_invoicing_app_id_apps")
+        ),
+        sa.ForeignKeyConstraint(["payment_app_id"], ["apps.id"], name=op.f("fk_billing_profiles_payment_app_id_apps")),
+        sa.ForeignKeyConstraint(["tax_app_id"], ["apps.id"], name=op.f("fk_billing_profiles_tax_app_id_apps")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_billing_profiles")),
+    )
+    with op.batch_alter_table("billing_profiles", schema=None) as batch_op:
+        batch_op.create_index("ix_billing_profiles_namespace", ["namespace"], unique=False)
+
+    op.create_table(
         "subscriptions",
         sa.Column("id", sa.String(length=26), nullable=False),
         sa.Column("namespace", sa.String(length=64), nullable=False),
@@ -139,6 +186,24 @@ def upgrade() -> None:
         batch_op.create_index("ix_subscriptions_due", ["next_billing_at"], unique=False)
 
     op.create_table(
+        "customer_overrides",
+        sa.Column("customer_id", sa.String(length=26), nullable=False),
+        sa.Column("namespace", sa.String(length=64), nullable=False),
+        sa.Column("billing_profile_id", sa.String(length=26), nullable=True),
+        sa.Column("workflow", sa.JSON(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["billing_profile_id"],
+            ["billing_profiles.id"],
+            name=op.f("fk_customer_overrides_billing_profile_id_billing_profiles"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name=op.f("fk_customer_overrides_customer_id_customers")
+        ),
+        sa.PrimaryKeyConstraint("customer_id", name=op.f("pk_customer_overrides")),
+    )
+    op.create_table(
         "invoices",
         sa.Column("id", sa.String(length=26), nullable=False),
         sa.Column("namespace", sa.String(length=64), nullable=False),
@@ -151,7 +216,13 @@ def upgrade() -> None:
         sa.Column("number", sa.String(length=64), nullable=False),
         sa.Column("period_start", sa.DateTime(timezone=True), nullable=False),
         sa.Column("period_end", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("profile_id", sa.String(length=26), nullable=True),
+        sa.Column("tax_app_id", sa.String(length=26), nullable=True),
+        sa.Column("invoicing_app_id", sa.String(length=26), nullable=True),
+        sa.Column("payment_app_id", sa.String(length=26), nullable=True),
         sa.Column("workflow", sa.JSON(), nullable=False),
+        sa.Column("supplier", sa.JSON(), nullable=True),
         sa.Column("amount", sa.String(length=48), nullable=False),
         sa.Column("charges_total", sa.String(length=48), nullable=False),
         sa.Column("discounts_total", sa.String(length=48), nullable=False),
@@ -171,6 +242,10 @@ def upgrade() -> None:
         sa.Column("paid_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("sent_to_customer_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("draft_synced_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("draft_sync", sa.JSON(), nullable=True),
+        sa.Column("removed_lines", sa.JSON(), nullable=True),
+        sa.Column("issuing_sync", sa.JSON(), nullable=True),
+        sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("next_action_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("lease_owner", sa.String(length=64), nullable=True),
@@ -202,9 +277,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["invoice_id"], ["invoices.id"], name=op.f("fk_custom_charges_invoice_id_invoices")),
         sa.ForeignKeyConstraint(
-            ["subscription_id"],
-            ["subscriptions.id"],
-            name=op.f("fk_custom_charges_subscription_id_subscriptions"),
+            ["subscription_id"], ["subscriptions.id"], name=op.f("fk_custom_charges_subscription_id_subscriptions")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_custom_charges")),
     )
@@ -231,6 +304,7 @@ def upgrade() -> None:
         sa.Column("included", sa.String(length=48), nullable=False),
         sa.Column("amount", sa.String(length=48), nullable=False),
         sa.Column("custom_charge_id", sa.String(length=26), nullable=True),
+        sa.Column("metadata", sa.JSON(), nullable=True),
         sa.Column("external_invoicing_id", sa.String(length=256), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -294,14 +368,20 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_invoices_customer_id"))
 
     op.drop_table("invoices")
+    op.drop_table("customer_overrides")
     with op.batch_alter_table("subscriptions", schema=None) as batch_op:
         batch_op.drop_index("ix_subscriptions_due")
         batch_op.drop_index(batch_op.f("ix_subscriptions_customer_id"))
 
     op.drop_table("subscriptions")
+    with op.batch_alter_table("billing_profiles", schema=None) as batch_op:
+        batch_op.drop_index("ix_billing_profiles_namespace")
+
+    op.drop_table("billing_profiles")
     op.drop_table("test_clock")
     op.drop_table("plans")
     op.drop_table("number_sequences")
+    op.drop_table("namespaces")
     op.drop_table("idempotency_keys")
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_events_subject_id"))
@@ -309,4 +389,5 @@ def downgrade() -> None:
 
     op.drop_table("events")
     op.drop_table("customers")
+    op.drop_table("apps")
     op.drop_table("api_keys")

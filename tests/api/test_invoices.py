@@ -1,0 +1,174 @@
+"""Invoices: list filters, expand, one invoice, its history, and actions the state refuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.helpers import closed_invoices, gathering, problem, setup_team, snapshot, subscribe
+from tests.conftest import Api
+
+LIFECYCLE_TO_PAID = [
+    "gathering",
+    "draft.created",
+    "draft.outstanding",
+    "draft.validating",
+    "draft.syncing",
+    "draft.waiting_auto_approval",
+    "draft.ready_to_issue",
+    "issuing.syncing",
+    "issued",
+    "payment_processing.pending",
+    "paid",
+]
+
+
+def _two_customers(api: Api) -> tuple[dict[str, Any], dict[str, Any]]:
+    setup_team(api)
+    api.ok(api.post("/customers", {"key": "globex", "name": "Globex", "currency": "EUR"}), 201)
+    acme = subscribe(api, "acme")
+    globex = subscribe(api, "globex")
+    api.ok(api.post(f"/subscriptions/{globex['id']}/charges", {"chargeCode": "refund", "eachAmount": "-100.00"}), 201)
+    api.advance(to="2026-04-30T12:00:00Z")
+    return acme, globex
+
+
+def _ids(body: dict[str, Any]) -> set[str]:
+    assert body["totalCount"] == len(body["items"])
+    return {i["id"] for i in body["items"]}
+
+
+def test_list_filters(api: Api) -> None:
+    acme, globex = _two_customers(api)
+    acme_invoices = {i["id"] for i in closed_invoices(api, acme["id"])} | {gathering(api, acme["id"])["id"]}
+    globex_invoices = {i["id"] for i in closed_invoices(api, globex["id"])} | {gathering(api, globex["id"])["id"]}
+    everything = api.ok(api.get("/billing/invoices"))
+    assert _ids(everything) == acme_invoices | globex_invoices and len(everything["items"]) == 6
+    assert all(i.get("lines") is None for i in everything["items"])  # lines only with expand=lines
+
+    acme_id = api.ok(api.get("/customers/acme"))["id"]
+    assert _ids(api.ok(api.get("/billing/invoices?customers=acme"))) == acme_invoices
+    assert _ids(api.ok(api.get(f"/billing/invoices?customers={acme_id}"))) == acme_invoices
+    both = api.ok(api.get("/billing/invoices?customers=acme&customers=globex"))
+    assert _ids(both) == acme_invoices | globex_invoices
+
+    paid = api.ok(api.get("/billing/invoices?statuses=paid"))
+    assert {i["status"] for i in paid["items"]} == {"paid"} and paid["totalCount"] == 3
+    gathering_only = api.ok(api.get("/billing/invoices?statuses=gathering"))
+    assert {i["subscriptionId"] for i in gathering_only["items"]} == {acme["id"], globex["id"]}
+    drafts = api.ok(api.get("/billing/invoices?statuses=draft"))
+    (stuck,) = drafts["items"]
+    assert stuck["customer"]["key"] == "globex"
+    invalid = api.ok(api.get("/billing/invoices?extendedStatuses=draft.invalid"))
+    assert _ids(invalid) == {stuck["id"]}
+    assert api.ok(api.get("/billing/invoices?extendedStatuses=draft.syncing"))["items"] == []
+    mixed = api.ok(api.get("/billing/invoices?statuses=draft&statuses=gathering&customers=globex"))
+    assert _ids(mixed) == {stuck["id"], gathering(api, globex["id"])["id"]}
+    issued = api.ok(api.get("/billing/invoices?issuedAfter=2026-04-01T00:00:00Z"))
+    assert {i["issuedAt"] for i in issued["items"]} == {"2026-04-30T12:00:00Z"}
+
+    problem(api.get("/billing/invoices?statuses=pending"), 400, field="statuses")
+    problem(api.get("/billing/invoices?extendedStatuses=draft.bogus"), 400, field="extendedStatuses")
+    problem(api.get("/billing/invoices?expand=everything"), 400, field="expand[0]")
+    problem(api.get("/billing/invoices?issuedAfter=yesterday"), 400, field="issuedAfter")
+
+
+def test_expand_lines_and_get_one(api: Api) -> None:
+    _two_customers(api)
+    expanded = api.ok(api.get("/billing/invoices?customers=acme&statuses=paid&expand=lines"))["items"]
+    assert all(isinstance(i["lines"], list) and i["lines"] for i in expanded)
+    for listed in expanded:
+        one = api.ok(api.get(f"/billing/invoices/{listed['id']}"))
+        assert one == listed
+        assert one["type"] == "standard" and one["currency"] == "EUR"
+        assert one["customer"]["key"] == "acme"
+        assert one["statusDetails"] == {
+            "immutable": True,
+            "failed": False,
+            "extendedStatus": "paid",
+            "availableActions": {},
+        }
+        assert one["number"].startswith("INV-")
+        assert one["dueAt"] == _days_after(one["issuedAt"], 30)
+        line = one["lines"][0]
+        for field in ("id", "name", "type", "managedBy", "period", "invoiceAt", "quantity", "totals"):
+            assert field in line, field
+        total = sum(float(x["totals"]["total"]) for x in one["lines"])
+        assert f"{total:.2f}" == one["totals"]["total"]
+
+
+def _days_after(stamp: str, days: int) -> str:
+    from datetime import datetime, timedelta
+
+    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")) + timedelta(days=days)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def test_history_lists_every_transition_to_paid(api: Api) -> None:
+    acme, _ = _two_customers(api)
+    for inv in closed_invoices(api, acme["id"]):
+        history = api.ok(api.get(f"/billing/invoices/{inv['id']}/history"))["items"]
+        assert [h["from"] for h in history] == LIFECYCLE_TO_PAID[:-1]
+        assert [h["to"] for h in history] == LIFECYCLE_TO_PAID[1:]
+        assert all(h["trigger"] for h in history)
+        assert {h["trigger"] for h in history[1:]} == {"next"}
+        assert all(h["actor"].startswith(("api_key:", "worker:")) for h in history)
+        assert [h["at"] for h in history] == sorted(h["at"] for h in history)
+        assert history[-1]["at"] == inv["issuedAt"]
+    closing = closed_invoices(api, acme["id"])[-1]
+    history = api.ok(api.get(f"/billing/invoices/{closing['id']}/history"))["items"]
+    assert history[0]["at"] == "2026-04-30T12:00:00Z"
+    assert history[0]["actor"].startswith("worker:")  # the period closed by itself
+    assert api.ok(api.get(f"/billing/invoices/{gathering(api, acme['id'])['id']}/history"))["items"] == []
+
+
+@pytest.mark.parametrize("action", ["void", "approve", "retry", "advance"])
+def test_actions_on_a_paid_invoice_are_a_409(api: Api, action: str) -> None:
+    acme, _ = _two_customers(api)
+    paid = closed_invoices(api, acme["id"])[-1]
+    history = api.ok(api.get(f"/billing/invoices/{paid['id']}/history"))
+    body = problem(api.post(f"/billing/invoices/{paid['id']}/{action}"), 409, code="invalid_transition")
+    assert action in body["detail"] and "paid" in body["detail"]
+    assert "allowed: none" in body["detail"]
+    assert api.ok(api.get(f"/billing/invoices/{paid['id']}")) == api.ok(api.get(f"/billing/invoices/{paid['id']}"))
+    assert api.ok(api.get(f"/billing/invoices/{paid['id']}"))["updatedAt"] == paid["updatedAt"]
+    assert api.ok(api.get(f"/billing/invoices/{paid['id']}/history")) == history
+    problem(api.delete(f"/billing/invoices/{paid['id']}"), 409)
+
+
+@pytest.mark.parametrize("action", ["void", "approve", "advance"])
+def test_a_refused_action_names_the_allowed_ones(api: Api, action: str) -> None:
+    _, globex = _two_customers(api)
+    stuck = closed_invoices(api, globex["id"])[-1]
+    assert stuck["statusDetails"]["extendedStatus"] == "draft.invalid"
+    body = problem(api.post(f"/billing/invoices/{stuck['id']}/{action}"), 409, code="invalid_transition")
+    allowed = body["detail"].split("allowed: ", 1)[1]
+    assert {a.strip() for a in allowed.split(",")} >= {"retry", "delete"}
+    assert api.ok(api.get(f"/billing/invoices/{stuck['id']}"))["statusDetails"]["extendedStatus"] == "draft.invalid"
+
+
+def test_a_gathering_invoice_cannot_be_deleted(api: Api) -> None:
+    setup_team(api)
+    sub = subscribe(api)
+    current = gathering(api, sub["id"])
+    before = snapshot(api)
+    problem(api.delete(f"/billing/invoices/{current['id']}"), 409)
+    for action in ("void", "approve", "retry", "advance"):
+        problem(api.post(f"/billing/invoices/{current['id']}/{action}"), 409)
+    assert snapshot(api) == before
+    assert gathering(api, sub["id"])["id"] == current["id"]
+
+
+def test_deleting_a_stuck_draft(api: Api) -> None:
+    _, globex = _two_customers(api)
+    stuck = closed_invoices(api, globex["id"])[-1]
+    assert api.delete(f"/billing/invoices/{stuck['id']}").status_code == 204
+    gone = api.ok(api.get(f"/billing/invoices/{stuck['id']}"))
+    assert (gone["status"], gone["statusDetails"]["extendedStatus"]) == ("deleted", "deleted")
+    assert stuck["id"] not in _ids(api.ok(api.get("/billing/invoices")))
+    assert _ids(api.ok(api.get("/billing/invoices?statuses=deleted"))) == {stuck["id"]}
+    problem(api.delete(f"/billing/invoices/{stuck['id']}"), 409)
+    problem(api.get(f"/subscriptions/{globex['id']}/outstanding-invoice"), 404)
+    history = api.ok(api.get(f"/billing/invoices/{stuck['id']}/history"))["items"]
+    assert (history[-1]["from"], history[-1]["to"], history[-1]["trigger"]) == ("draft.invalid", "deleted", "delete")
