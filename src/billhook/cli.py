@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import structlog
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -16,6 +17,11 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from billhook.config import Settings
 from billhook.runtime import Runtime
 from billhook.services import apikeys, test_clock
+
+structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))  # stdout carries only keys and times
+
+# Logs go to stderr: stdout carries only what scripts read (a new API key, the clock's time).
+structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
 
 app = typer.Typer(help="billhook: invoicing engine with hooks before money moves.", no_args_is_help=True)
 apikey_app = typer.Typer(help="API keys.", no_args_is_help=True)
@@ -79,8 +85,9 @@ def serve(
             print(key, flush=True)
     stop = threading.Event()
     thread = None
+    background = rt.worker()
     if worker:
-        thread = threading.Thread(target=rt.worker().run, args=(stop,), name="billhook-worker", daemon=True)
+        thread = threading.Thread(target=background.run, args=(stop,), name="billhook-worker", daemon=True)
         thread.start()
     err.print(
         f"billhook serving on http://{host}:{port}  (docs: /docs, database: {_safe(settings.database_url)}"
@@ -96,6 +103,7 @@ def serve(
         stop.set()
         if thread is not None:
             thread.join(timeout=10)
+        background.close()
         rt.close()
 
 
@@ -113,6 +121,7 @@ def worker_cmd(database_url: DbOpt = None) -> None:
     w = rt.worker()
     err.print(f"worker {w.name} running on {_safe(rt.settings.database_url)}")
     w.run(stop)
+    w.close()
     rt.close()
 
 

@@ -20,6 +20,7 @@ class Runtime:
     engine: Engine
     clock: Clock
     uows: UnitOfWorkFactory
+    _drainer: Worker | None = None
 
     @classmethod
     def start(cls, settings: Settings, *, migrate_db: bool = True) -> Runtime:
@@ -41,7 +42,16 @@ class Runtime:
             batch_size=s.worker_batch_size,
             lease=s.worker_lease,
             poll_interval=s.worker_poll_interval,
+            allow_private_webhooks=s.allow_private_webhooks,
         )
 
+    def drainer(self) -> Worker:
+        """The worker that test-clock advances use to process what fell due (one per runtime)."""
+        if self._drainer is None:
+            self._drainer = self.worker()
+        return self._drainer
+
     def close(self) -> None:
+        if self._drainer is not None:
+            self._drainer.close()
         self.engine.dispose()

@@ -131,8 +131,7 @@ def test_actions_on_a_paid_invoice_are_a_409(api: Api, action: str) -> None:
     body = problem(api.post(f"/billing/invoices/{paid['id']}/{action}"), 409, code="invalid_transition")
     assert action in body["detail"] and "paid" in body["detail"]
     assert "allowed: none" in body["detail"]
-    assert api.ok(api.get(f"/billing/invoices/{paid['id']}")) == api.ok(api.get(f"/billing/invoices/{paid['id']}"))
-    assert api.ok(api.get(f"/billing/invoices/{paid['id']}"))["updatedAt"] == paid["updatedAt"]
+    assert api.ok(api.get(f"/billing/invoices/{paid['id']}")) == paid  # unchanged, lines and all
     assert api.ok(api.get(f"/billing/invoices/{paid['id']}/history")) == history
     problem(api.delete(f"/billing/invoices/{paid['id']}"), 409)
 

@@ -10,7 +10,17 @@ from fastapi import APIRouter, FastAPI
 from billhook import __version__
 from billhook.api import problems
 from billhook.api.idempotency import IdempotencyMiddleware
-from billhook.api.routes import apps, billing, custom_invoicing, customers, invoices, plans, subscriptions, system
+from billhook.api.routes import (
+    apps,
+    billing,
+    custom_invoicing,
+    customers,
+    invoices,
+    plans,
+    subscriptions,
+    system,
+    webhooks,
+)
 from billhook.runtime import Runtime
 
 API_PREFIX = "/api/v1"
@@ -31,7 +41,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     problems.install(app)
     app.add_middleware(IdempotencyMiddleware)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (customers, plans, subscriptions, invoices, billing, apps, custom_invoicing, system):
+    for module in (customers, plans, subscriptions, invoices, billing, apps, custom_invoicing, webhooks, system):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(system.health)

@@ -663,3 +663,70 @@ AppList = paged(App)
 ListingList = paged(MarketplaceListing)
 ProfileList = paged(BillingProfile)
 OverrideList = paged(CustomerOverride)
+
+
+# ------------------------------------------------------------------------------------ webhooks and events
+
+EventType = Literal[
+    "invoice.created",
+    "invoice.updated",
+    "invoice.paid",
+    "invoice.overdue",
+    "subscription.created",
+    "subscription.canceled",
+    "subscription.billable",
+]
+
+
+class EndpointIn(In):
+    url: Annotated[str, Field(min_length=8, max_length=2048, examples=["https://example.com/billhook"])]
+    eventTypes: list[EventType] = Field(default_factory=list, max_length=20)
+    description: Text | None = None
+    disabled: bool = False
+
+
+class Endpoint(Out):
+    id: str
+    url: str
+    eventTypes: list[str]
+    description: str | None = None
+    disabled: bool
+    disabledReason: str | None = None
+    createdAt: str
+    updatedAt: str
+    secret: str | None = None
+
+
+class Attempt(Out):
+    at: str
+    wallTime: str
+    statusCode: int | None = None
+    latencyMs: int
+    responseExcerpt: str | None = None
+    error: str | None = None
+    trigger: str
+
+
+class Delivery(Out):
+    id: str
+    endpointId: str
+    eventId: str
+    eventType: str
+    subjectId: str | None = None
+    status: Literal["pending", "succeeded", "failed"]
+    attemptCount: int
+    nextAttemptAt: str | None = None
+    attempts: list[Attempt]
+
+
+class Event(Out):
+    id: str
+    type: str
+    subjectId: str | None = None
+    timestamp: str
+    data: dict[str, Any]
+
+
+EndpointList = paged(Endpoint)
+DeliveryList = paged(Delivery)
+EventList = paged(Event)

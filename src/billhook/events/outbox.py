@@ -1,24 +1,35 @@
-"""The outbox: every event is written in the same transaction as the change it reports."""
+"""The outbox: every event is written in the same transaction as the change it reports, and fanned
+out there and then into one delivery per subscribed endpoint, so none is lost."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
+from billhook.events.catalog import CATALOG
 from billhook.ids import new_id
-from billhook.store.schema import events
+from billhook.store.schema import events, webhook_deliveries, webhook_endpoints
 from billhook.store.uow import UnitOfWork
 
-CATALOG = (
-    "invoice.created",
-    "invoice.updated",
-    "invoice.paid",
-    "invoice.overdue",
-    "subscription.created",
-    "subscription.canceled",
-    "subscription.billable",
-)
+
+def _endpoints(uow: UnitOfWork, namespace: str) -> list[tuple[str, list[str]]]:
+    key = ("endpoints", namespace)
+    if key not in uow.memo:
+        rows = uow.conn.execute(
+            select(webhook_endpoints.c.id, webhook_endpoints.c.event_types).where(
+                webhook_endpoints.c.namespace == namespace,
+                webhook_endpoints.c.disabled.is_(False),
+                webhook_endpoints.c.deleted_at.is_(None),
+            )
+        ).all()
+        uow.memo[key] = [(r.id, list(r.event_types or [])) for r in rows]
+    return uow.memo[key]  # type: ignore[return-value]
+
+
+def subscribers(uow: UnitOfWork, namespace: str, type_: str) -> list[str]:
+    """Active endpoints that receive ``type_`` (an endpoint with no filter receives every type)."""
+    return [ep for ep, types in _endpoints(uow, namespace) if not types or type_ in types]
 
 
 def record(uow: UnitOfWork, namespace: str, type_: str, subject_id: str | None, data: dict[str, Any]) -> str:
@@ -30,4 +41,22 @@ def record(uow: UnitOfWork, namespace: str, type_: str, subject_id: str | None, 
             id=event_id, namespace=namespace, type=type_, subject_id=subject_id, occurred_at=uow.now, data=data
         )
     )
+    rows = [
+        {
+            "id": new_id(),
+            "namespace": namespace,
+            "endpoint_id": endpoint_id,
+            "event_id": event_id,
+            "event_type": type_,
+            "subject_id": subject_id,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": uow.now,
+            "created_at": uow.now,
+            "updated_at": uow.now,
+        }
+        for endpoint_id in subscribers(uow, namespace, type_)
+    ]
+    if rows:
+        uow.conn.execute(insert(webhook_deliveries), rows)
     return event_id

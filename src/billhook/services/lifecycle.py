@@ -14,7 +14,7 @@ from billhook.domain.lifecycle import Facts, S, T, Transition
 from billhook.errors import Conflict
 from billhook.events import outbox
 from billhook.ids import new_id
-from billhook.services import apps, invoices, numbering, workflow
+from billhook.services import apps, billable, invoices, numbering, workflow
 from billhook.services.common import Actor, iso
 from billhook.store.schema import invoice_lines, invoice_transitions
 from billhook.store.schema import invoices as invoices_t
@@ -29,6 +29,7 @@ def facts(uow: UnitOfWork, inv: Row[Any], *, line_count: int | None = None) -> F
         line_count = uow.conn.execute(
             select(func.count()).select_from(invoice_lines).where(invoice_lines.c.invoice_id == inv.id)
         ).scalar_one()
+    state = S(inv.extended_status)
     invoicing_app = apps.load(uow, inv.invoicing_app_id)
     payment_app = apps.load(uow, inv.payment_app_id)
     custom = invoicing_app is not None and invoicing_app.type == apps.CUSTOM_INVOICING
@@ -36,7 +37,7 @@ def facts(uow: UnitOfWork, inv: Row[Any], *, line_count: int | None = None) -> F
         now=uow.now,
         period_ended=inv.period_end <= uow.now,
         has_lines=line_count > 0,
-        billable_hold_released=True,
+        billable_hold_released=state != S.DRAFT_OUTSTANDING or billable.hold(uow, inv).released,
         critical_issues=any(i["severity"] == "critical" for i in inv.validation_issues),
         draft_sync_hook=custom and bool(invoicing_app.enable_draft_sync_hook),
         draft_synced=inv.draft_synced_at is not None,
@@ -91,6 +92,8 @@ def _schedule(uow: UnitOfWork, inv: Row[Any]) -> Row[Any]:
     at: datetime | None = None
     if state == S.DRAFT_WAITING_AUTO_APPROVAL:
         at = inv.draft_until
+    elif state == S.DRAFT_OUTSTANDING:
+        at = billable.hold(uow, inv).release_at
     elif state in (S.PAYMENT_PENDING, S.PAYMENT_FAILED, S.PAYMENT_ACTION_REQUIRED):
         at = inv.due_at
     elif state == S.GATHERING:
@@ -165,6 +168,8 @@ def apply(uow: UnitOfWork, actor: Actor, inv: Row[Any], row: Transition) -> Row[
     if row.source == S.GATHERING and row.target != S.DELETED:
         outbox.record(uow, inv.namespace, "invoice.created", inv.id, data)
     outbox.record(uow, inv.namespace, "invoice.updated", inv.id, data)
+    if row.target == S.DRAFT_OUTSTANDING and row.source != S.DRAFT_OUTSTANDING:
+        billable.announce(uow, inv, data)
     if row.target in _EVENTS_ON_ENTER:
         outbox.record(uow, inv.namespace, _EVENTS_ON_ENTER[row.target], inv.id, data)
     return inv

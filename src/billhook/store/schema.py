@@ -315,6 +315,68 @@ events = Table(
     Index("ix_events_namespace_type", "namespace", "type"),
 )
 
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    _id(),
+    _ns(),
+    Column("url", String(2048), nullable=False),
+    Column("description", Text, nullable=True),
+    # the event types it receives; empty: every type
+    Column("event_types", JSON, nullable=False),
+    Column("disabled", Boolean, nullable=False),
+    Column("disabled_reason", Text, nullable=True),
+    Column("secret", String(128), nullable=False),
+    # during a rotation the previous secret signs too, until it expires
+    Column("previous_secret", String(128), nullable=True),
+    Column("previous_secret_expires_at", UTC_, nullable=True),
+    Column("created_at", UTC_, nullable=False),
+    Column("updated_at", UTC_, nullable=False),
+    Column("deleted_at", UTC_, nullable=True),
+    Index("ix_webhook_endpoints_namespace", "namespace"),
+)
+
+# One delivery per (event, subscribed endpoint); the row is the job the worker claims.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    _id(),
+    _ns(),
+    Column("endpoint_id", String(26), ForeignKey("webhook_endpoints.id"), nullable=False, index=True),
+    Column("event_id", String(26), ForeignKey("events.id"), nullable=False, index=True),
+    Column("event_type", String(64), nullable=False),
+    # what the event is about (the held invoice for subscription.billable)
+    Column("subject_id", String(26), nullable=True, index=True),
+    Column("status", String(16), nullable=False),  # pending | succeeded | failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTC_, nullable=True),
+    Column("last_attempt_at", UTC_, nullable=True),
+    Column("succeeded_at", UTC_, nullable=True),
+    Column("failed_at", UTC_, nullable=True),
+    Column("created_at", UTC_, nullable=False),
+    Column("updated_at", UTC_, nullable=False),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", UTC_, nullable=True),
+    UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_deliveries_endpoint_event"),
+    Index("ix_webhook_deliveries_next_attempt", "next_attempt_at"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    _id(),
+    _ns(),
+    Column("delivery_id", String(26), ForeignKey("webhook_deliveries.id"), nullable=False, index=True),
+    Column("seq", Integer, nullable=False),
+    Column("attempted_at", UTC_, nullable=False),
+    Column("wall_time", UTC_, nullable=False),
+    Column("status_code", Integer, nullable=True),
+    Column("latency_ms", Integer, nullable=False),
+    Column("response_excerpt", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("trigger", String(16), nullable=False),  # schedule | redeliver
+)
+
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,

@@ -23,6 +23,7 @@ class UnitOfWork:
         self.clock = clock
         self.readonly = readonly
         self.sqlite = is_sqlite(engine)
+        self.memo: dict[object, object] = {}  # lookups worth doing once per transaction
 
     def __enter__(self) -> UnitOfWork:
         conn = self.engine.connect()

@@ -11,25 +11,29 @@ import os
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import structlog
 from prometheus_client import Counter, Histogram
 from sqlalchemy import Table, func, or_, select, update
 
+from billhook.events import transport
 from billhook.ids import new_id
-from billhook.services import billing, invoices, schedule
+from billhook.services import billing, invoices, schedule, webhooks
 from billhook.services.common import Actor
 from billhook.store.clock import wall_now
 from billhook.store.schema import invoices as invoices_t
-from billhook.store.schema import subscriptions
+from billhook.store.schema import subscriptions, webhook_deliveries
 from billhook.store.uow import UnitOfWork, UnitOfWorkFactory
 
 log = structlog.get_logger("billhook.worker")
 
 PERIODS_CLOSED = Counter("billhook_periods_closed_total", "Subscription periods closed by the worker")
 INVOICES_ADVANCED = Counter("billhook_invoices_advanced_total", "Invoices the worker advanced on schedule")
+DELIVERIES = Counter("billhook_webhook_attempts_total", "Webhook delivery attempts", ["outcome"])
 BATCH_SECONDS = Histogram("billhook_worker_batch_seconds", "Time to process one claimed batch")
 
 
@@ -42,12 +46,17 @@ class Worker:
         batch_size: int = 100,
         lease: timedelta = timedelta(seconds=60),
         poll_interval: float = 0.5,
+        allow_private_webhooks: bool = False,
+        senders: int = 8,
     ) -> None:
         self.uows = uows
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{new_id()[-6:]}"
         self.batch_size = batch_size
         self.lease = lease
         self.poll_interval = poll_interval
+        self.allow_private_webhooks = allow_private_webhooks
+        self.http = httpx.Client(follow_redirects=False, headers={"user-agent": "billhook-webhooks"})
+        self.senders = ThreadPoolExecutor(max_workers=senders, thread_name_prefix="billhook-webhook")
 
     # ----------------------------------------------------------------------------- claiming
 
@@ -113,6 +122,30 @@ class Worker:
             uow.commit()
         INVOICES_ADVANCED.inc()
 
+    def claim_deliveries(self) -> list[tuple[str, str]]:
+        return self._claim(webhook_deliveries, webhook_deliveries.c.next_attempt_at)
+
+    def process_deliveries(self, claimed: list[tuple[str, str]]) -> None:
+        """Read what to send, send it outside any transaction (concurrently), then record each outcome."""
+        with self.uows(readonly=True) as uow:
+            requests = [r for r in (webhooks.prepare(uow, d_id, self.name) for d_id, _ in claimed) if r is not None]
+
+        def send(request: webhooks.Request) -> transport.Outcome:
+            if request.url is None:
+                return transport.Outcome(None, 0, None, webhooks.ENDPOINT_GONE, None)
+            return transport.send(
+                self.http, request.url, request.body, request.headers, allow_private=self.allow_private_webhooks
+            )
+
+        outcomes = list(self.senders.map(send, requests))
+        for request, outcome in zip(requests, outcomes, strict=True):
+            try:
+                with self.uows.write() as uow:
+                    webhooks.record(uow, self._actor(request.namespace), request.delivery_id, outcome)
+            except Exception:
+                log.exception("worker.delivery_record_failed", delivery=request.delivery_id, worker=self.name)
+            DELIVERIES.labels("succeeded" if outcome.succeeded else "failed").inc()
+
     def run_once(self) -> int:
         """Claim and process one batch of each kind of work; returns how many rows it handled."""
         handled = 0
@@ -123,6 +156,10 @@ class Worker:
             for inv_id, ns in self.claim_invoices():
                 self._safely(self.process_invoice, inv_id, ns)
                 handled += 1
+            deliveries = self.claim_deliveries()
+            if deliveries:
+                self.process_deliveries(deliveries)
+                handled += len(deliveries)
         return handled
 
     def _safely(self, fn: Any, row_id: str, namespace: str) -> None:
@@ -140,7 +177,10 @@ class Worker:
         invs = uow.conn.execute(
             select(func.count()).select_from(invoices_t).where(invoices_t.c.next_action_at <= uow.now)
         ).scalar_one()
-        return int(subs) + int(invs)
+        sends = uow.conn.execute(
+            select(func.count()).select_from(webhook_deliveries).where(webhook_deliveries.c.next_attempt_at <= uow.now)
+        ).scalar_one()
+        return int(subs) + int(invs) + int(sends)
 
     def drain(self, timeout: float = 120.0) -> bool:
         """Process until nothing is due, including work other workers hold; False on timeout."""
@@ -165,3 +205,7 @@ class Worker:
             if not handled:
                 stop.wait(self.poll_interval)
         log.info("worker.stopped", worker=self.name)
+
+    def close(self) -> None:
+        self.senders.shutdown(wait=True)
+        self.http.close()

@@ -58,7 +58,7 @@ async def advance_clock(body: ClockAdvance, wait: bool = Query(False), ctx: Ctx 
 
     state = await anyio.to_thread.run_sync(move)
     if wait:
-        worker = ctx.runtime.worker()
+        worker = ctx.runtime.drainer()
         done = await anyio.to_thread.run_sync(worker.drain)
         if not done:
             return problem(503, "clock_drain_timeout", "the clock moved, but due work is still being processed")

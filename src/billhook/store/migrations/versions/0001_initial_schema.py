@@ -130,6 +130,26 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_test_clock")),
     )
     op.create_table(
+        "webhook_endpoints",
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("namespace", sa.String(length=64), nullable=False),
+        sa.Column("url", sa.String(length=2048), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("event_types", sa.JSON(), nullable=False),
+        sa.Column("disabled", sa.Boolean(), nullable=False),
+        sa.Column("disabled_reason", sa.Text(), nullable=True),
+        sa.Column("secret", sa.String(length=128), nullable=False),
+        sa.Column("previous_secret", sa.String(length=128), nullable=True),
+        sa.Column("previous_secret_expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_endpoints")),
+    )
+    with op.batch_alter_table("webhook_endpoints", schema=None) as batch_op:
+        batch_op.create_index("ix_webhook_endpoints_namespace", ["namespace"], unique=False)
+
+    op.create_table(
         "billing_profiles",
         sa.Column("id", sa.String(length=26), nullable=False),
         sa.Column("namespace", sa.String(length=64), nullable=False),
@@ -184,6 +204,37 @@ def upgrade() -> None:
     with op.batch_alter_table("subscriptions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_subscriptions_customer_id"), ["customer_id"], unique=False)
         batch_op.create_index("ix_subscriptions_due", ["next_billing_at"], unique=False)
+
+    op.create_table(
+        "webhook_deliveries",
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("namespace", sa.String(length=64), nullable=False),
+        sa.Column("endpoint_id", sa.String(length=26), nullable=False),
+        sa.Column("event_id", sa.String(length=26), nullable=False),
+        sa.Column("event_type", sa.String(length=64), nullable=False),
+        sa.Column("subject_id", sa.String(length=26), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_attempt_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("succeeded_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("failed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("lease_owner", sa.String(length=64), nullable=True),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["endpoint_id"], ["webhook_endpoints.id"], name=op.f("fk_webhook_deliveries_endpoint_id_webhook_endpoints")
+        ),
+        sa.ForeignKeyConstraint(["event_id"], ["events.id"], name=op.f("fk_webhook_deliveries_event_id_events")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
+        sa.UniqueConstraint("endpoint_id", "event_id", name="uq_webhook_deliveries_endpoint_event"),
+    )
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_webhook_deliveries_endpoint_id"), ["endpoint_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_webhook_deliveries_event_id"), ["event_id"], unique=False)
+        batch_op.create_index("ix_webhook_deliveries_next_attempt", ["next_attempt_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_webhook_deliveries_subject_id"), ["subject_id"], unique=False)
 
     op.create_table(
         "customer_overrides",
@@ -263,6 +314,27 @@ def upgrade() -> None:
         batch_op.create_index("ix_invoices_namespace_status", ["namespace", "status"], unique=False)
         batch_op.create_index("ix_invoices_next_action", ["next_action_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_invoices_subscription_id"), ["subscription_id"], unique=False)
+
+    op.create_table(
+        "webhook_attempts",
+        sa.Column("id", sa.String(length=26), nullable=False),
+        sa.Column("namespace", sa.String(length=64), nullable=False),
+        sa.Column("delivery_id", sa.String(length=26), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("attempted_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("wall_time", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=True),
+        sa.Column("latency_ms", sa.Integer(), nullable=False),
+        sa.Column("response_excerpt", sa.Text(), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("trigger", sa.String(length=16), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["delivery_id"], ["webhook_deliveries.id"], name=op.f("fk_webhook_attempts_delivery_id_webhook_deliveries")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_attempts")),
+    )
+    with op.batch_alter_table("webhook_attempts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_webhook_attempts_delivery_id"), ["delivery_id"], unique=False)
 
     op.create_table(
         "custom_charges",
@@ -361,6 +433,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_custom_charges_invoice_id"))
 
     op.drop_table("custom_charges")
+    with op.batch_alter_table("webhook_attempts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhook_attempts_delivery_id"))
+
+    op.drop_table("webhook_attempts")
     with op.batch_alter_table("invoices", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_invoices_subscription_id"))
         batch_op.drop_index("ix_invoices_next_action")
@@ -369,6 +445,13 @@ def downgrade() -> None:
 
     op.drop_table("invoices")
     op.drop_table("customer_overrides")
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_webhook_deliveries_subject_id"))
+        batch_op.drop_index("ix_webhook_deliveries_next_attempt")
+        batch_op.drop_index(batch_op.f("ix_webhook_deliveries_event_id"))
+        batch_op.drop_index(batch_op.f("ix_webhook_deliveries_endpoint_id"))
+
+    op.drop_table("webhook_deliveries")
     with op.batch_alter_table("subscriptions", schema=None) as batch_op:
         batch_op.drop_index("ix_subscriptions_due")
         batch_op.drop_index(batch_op.f("ix_subscriptions_customer_id"))
@@ -378,6 +461,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_billing_profiles_namespace")
 
     op.drop_table("billing_profiles")
+    with op.batch_alter_table("webhook_endpoints", schema=None) as batch_op:
+        batch_op.drop_index("ix_webhook_endpoints_namespace")
+
+    op.drop_table("webhook_endpoints")
     op.drop_table("test_clock")
     op.drop_table("plans")
     op.drop_table("number_sequences")

@@ -1,0 +1,72 @@
+"""Hold 1, the Subscription Billable hook: announce a closed period's invoice, and say when it may run.
+
+The invoice waits in ``draft.outstanding`` until every ``subscription.billable`` delivery for it has
+succeeded and the profile's ``billableGrace`` has passed since the last success. When every attempt of
+a delivery failed, ``billableHookFailure`` decides: ``hold`` (stay, with a critical issue, until a
+redelivery succeeds or someone runs it) or ``proceed`` (as if acknowledged when it failed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, select
+
+from billhook.events import outbox
+from billhook.events.catalog import BILLABLE
+from billhook.services import workflow
+from billhook.store.schema import customers, subscriptions, webhook_deliveries
+from billhook.store.uow import UnitOfWork
+
+FAILED_ISSUE = "billable_hook_failed"
+
+
+@dataclass(frozen=True)
+class Hold:
+    released: bool
+    release_at: datetime | None  # when the grace ends, once every delivery is settled
+    pending: int
+    delivered: int
+    failed: int
+
+
+def announce(uow: UnitOfWork, inv: Row[Any], invoice_view: dict[str, Any]) -> None:
+    """Tell the listeners that a subscription's closed period is billable (not for the opening invoice)."""
+    if inv.kind != "period" or inv.subscription_id is None:
+        return
+    if not outbox.subscribers(uow, inv.namespace, BILLABLE):
+        return
+    # imported here: the subscription views import the period engine, which imports the lifecycle
+    from billhook.services import customers as customer_service
+    from billhook.services import subscriptions as subscription_service
+
+    sub = uow.conn.execute(select(subscriptions).where(subscriptions.c.id == inv.subscription_id)).one()
+    cust = uow.conn.execute(select(customers).where(customers.c.id == inv.customer_id)).one()
+    data = {
+        "subscription": subscription_service.view(uow, sub),
+        "customer": customer_service.view(cust),
+        "invoice": invoice_view,
+    }
+    outbox.record(uow, inv.namespace, BILLABLE, inv.id, data)
+
+
+def hold(uow: UnitOfWork, inv: Row[Any]) -> Hold:
+    rows = uow.conn.execute(
+        select(webhook_deliveries.c.status, webhook_deliveries.c.succeeded_at, webhook_deliveries.c.failed_at).where(
+            webhook_deliveries.c.subject_id == inv.id, webhook_deliveries.c.event_type == BILLABLE
+        )
+    ).all()
+    if not rows:
+        return Hold(True, None, 0, 0, 0)
+    pending = sum(1 for r in rows if r.status == "pending")
+    delivered = [r.succeeded_at for r in rows if r.status == "succeeded"]
+    failed = [r.failed_at for r in rows if r.status == "failed"]
+    if pending:
+        return Hold(False, None, pending, len(delivered), len(failed))
+    if failed and workflow.billable_hook_failure(inv.workflow) == "hold":
+        return Hold(False, None, 0, len(delivered), len(failed))
+    settled = max(t for t in delivered + failed if t is not None)
+    release_at = workflow.billable_grace(inv.workflow).after(settled)
+    return Hold(uow.now >= release_at, release_at, 0, len(delivered), len(failed))
