@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import openmeter.models as M
@@ -80,7 +81,7 @@ def install(s: Server, *, draft: bool, issuing: bool) -> tuple[dict[str, Any], s
 
     profiles = s.client.billing_profiles.list(page_size=1000)
     strict("BillingProfilePaginatedResponse", profiles)
-    mine = [p for p in profiles.items if p.apps["invoicing"]["id"] == app["id"]]
+    mine = [p for p in profiles.items_property if p.apps["invoicing"]["id"] == app["id"]]
     assert len(mine) == 1
     profile = strict("BillingProfile", s.client.billing_profiles.get(mine[0].id))
     assert profile["apps"] == {"tax": {"id": app["id"]}, "invoicing": {"id": app["id"]}, "payment": {"id": app["id"]}}
@@ -122,8 +123,8 @@ def invoice_now(s: Server, customer_id: str, *amounts: str) -> M.Invoice:
     strict("InvoicePendingLineCreateResponse", created)
     assert created.is_invoice_new is True
     assert created.invoice.status == "gathering"
-    assert [(ln.name, ln.totals.total, ln.price["amount"]) for ln in created.lines] == [
-        (f"Fee {i + 1}", a, a) for i, a in enumerate(amounts)
+    assert [(ln.name, ln.totals.total, Decimal(ln.price["amount"])) for ln in created.lines] == [
+        (f"Fee {i + 1}", a, Decimal(a)) for i, a in enumerate(amounts)
     ]
     invoices = s.client.invoices.invoice_pending_lines_action(M.InvoicePendingLinesActionInput(customer_id=customer_id))
     assert len(invoices) == 1
@@ -178,7 +179,7 @@ def test_marketplace_apps_and_overrides(server: Server) -> None:
     s = server
     listings = s.client.marketplace.list()
     strict("MarketplaceListingPaginatedResponse", listings)
-    assert {item.type for item in listings.items} >= {"sandbox", "custom_invoicing"}
+    assert {item.type for item in listings.items_property} >= {"sandbox", "custom_invoicing"}
     listing = s.client.marketplace.get("custom_invoicing")
     strict("MarketplaceListing", listing)
     assert listing.install_methods == ["no_credentials_required"]
@@ -186,12 +187,12 @@ def test_marketplace_apps_and_overrides(server: Server) -> None:
     app, profile_id = install(s, draft=True, issuing=False)
     apps = s.client.apps.list()
     strict("AppPaginatedResponse", apps)
-    assert app in apps.items
+    assert app in apps.items_property
 
     customer_id = new_customer(s, profile_id)
     pinned = s.client.customer_overrides.list(billing_profile=[profile_id])
     strict("BillingProfileCustomerOverrideWithDetailsPaginatedResponse", pinned)
-    assert [o.customer_override.customer_id for o in pinned.items] == [customer_id]
+    assert [o.customer_override.customer_id for o in pinned.items_property] == [customer_id]
 
     # without an override, a customer is billed by the default profile (the sandbox)
     other = new_customer(s, None)
@@ -531,11 +532,11 @@ def test_invoice_actions_and_listing(server: Server) -> None:
     # listing, filtered by status; lines only with expand
     listed = s.client.invoices.list(customers=[customer_id], statuses=["payment_processing", "voided"])
     strict("InvoicePaginatedResponse", listed)
-    assert sorted((i.id, i.status) for i in listed.items) == sorted(
+    assert sorted((i.id, i.status) for i in listed.items_property) == sorted(
         [(a.id, "payment_processing"), (c.id, "voided")]
     )
-    assert all(i.lines is None for i in listed.items)
+    assert all(i.lines is None for i in listed.items_property)
     with_lines = s.client.invoices.list(customers=[customer_id], statuses=["voided"], expand=["lines"])
     strict("InvoicePaginatedResponse", with_lines)
-    assert [[ln.totals.total for ln in i.lines] for i in with_lines.items] == [["30.00"]]
-    assert s.client.invoices.list(customers=[customer_id], statuses=["paid"]).items == []
+    assert [[ln.totals.total for ln in i.lines] for i in with_lines.items_property] == [["30.00"]]
+    assert s.client.invoices.list(customers=[customer_id], statuses=["paid"]).items_property == []
