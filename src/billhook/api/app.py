@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from billhook import __version__
+from billhook import __version__, web
 from billhook.api import problems
 from billhook.api.idempotency import IdempotencyMiddleware
 from billhook.api.routes import (
@@ -45,4 +45,5 @@ def create_app(runtime: Runtime) -> FastAPI:
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(system.health)
+    web.install(app, runtime)
     return app

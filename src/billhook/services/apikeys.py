@@ -55,3 +55,12 @@ def authenticate(uow: UnitOfWork, key: str) -> Principal:
     if row is None:
         raise Unauthorized("unknown or revoked API key")
     return Principal(row.id, row.namespace)
+
+
+def check_id(uow: UnitOfWork, api_key_id: str) -> None:
+    """Unauthorized unless the key with this id still exists and is not revoked."""
+    row = uow.conn.execute(
+        select(api_keys.c.id).where(api_keys.c.id == api_key_id, api_keys.c.revoked_at.is_(None))
+    ).first()
+    if row is None:
+        raise Unauthorized("the API key of this session no longer exists")

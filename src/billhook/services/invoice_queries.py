@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 
 from billhook.domain.lifecycle import S, T
@@ -38,6 +39,7 @@ def list_(
     issued_after: datetime | None = None,
     issued_before: datetime | None = None,
     subscription: str | None = None,
+    period: str | None = None,
     expand_lines: bool = False,
 ) -> dict[str, Any]:
     q = select(invoices_t).where(invoices_t.c.namespace == namespace)
@@ -58,6 +60,9 @@ def list_(
         q = q.where(invoices_t.c.customer_id.in_(ids))
     if subscription:
         q = q.where(invoices_t.c.subscription_id == subscription)
+    if period:
+        start = _month(period)
+        q = q.where(invoices_t.c.period_start >= start, invoices_t.c.period_start < start + relativedelta(months=1))
     if issued_after:
         q = q.where(invoices_t.c.issued_at >= issued_after)
     if issued_before:
@@ -70,6 +75,13 @@ def list_(
         return v
 
     return paginate(uow, q.order_by(invoices_t.c.created_at.desc(), invoices_t.c.id.desc()), page, view)
+
+
+def _month(text: str) -> datetime:
+    try:
+        return datetime.strptime(text, "%Y-%m").replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise InvalidInput.on("period", "a month as YYYY-MM") from exc
 
 
 ACTIONS = {"advance": T.ADVANCE, "approve": T.APPROVE, "retry": T.RETRY, "void": T.VOID}

@@ -272,6 +272,20 @@ def stored_totals(inv: Row[Any]) -> Totals:
     )
 
 
+def api_status(uow: UnitOfWork, inv: Row[Any], state: lifecycle.S) -> str:
+    """``status`` on the wire. OpenMeter's InvoiceStatus has no ``deleted`` (typed clients reject it): a
+    deleted invoice keeps the status it was deleted from, and ``deletedAt`` and the extended status say so."""
+    if state != lifecycle.S.DELETED:
+        return state.short
+    last = uow.conn.execute(
+        select(invoice_transitions.c.from_status)
+        .where(invoice_transitions.c.invoice_id == inv.id, invoice_transitions.c.to_status == state.value)
+        .order_by(invoice_transitions.c.seq.desc())
+        .limit(1)
+    ).first()
+    return lifecycle.S(last.from_status).short if last is not None else lifecycle.S.DRAFT_CREATED.short
+
+
 def view(
     uow: UnitOfWork,
     inv: Row[Any],
@@ -290,7 +304,7 @@ def view(
         "type": "standard",
         "number": inv.number,
         "currency": inv.currency,
-        "status": state.short,
+        "status": api_status(uow, inv, state),
         "statusDetails": {
             "immutable": state in lifecycle.IMMUTABLE,
             "failed": state in lifecycle.FAILED,

@@ -132,6 +132,25 @@ def list_endpoints(uow: UnitOfWork, namespace: str, page: Page) -> dict[str, Any
     return paginate(uow, q.order_by(webhook_endpoints.c.id), page, endpoint_view)
 
 
+def endpoint_health(uow: UnitOfWork, endpoint_id: str) -> dict[str, Any]:
+    """Success rate of the endpoint's attempts, and its last failure."""
+    rows = uow.conn.execute(
+        select(webhook_attempts.c.status_code, webhook_attempts.c.error, webhook_attempts.c.attempted_at)
+        .join(webhook_deliveries, webhook_deliveries.c.id == webhook_attempts.c.delivery_id)
+        .where(webhook_deliveries.c.endpoint_id == endpoint_id)
+        .order_by(webhook_attempts.c.attempted_at)
+    ).all()
+    ok = [r for r in rows if r.status_code is not None and 200 <= r.status_code < 300]
+    failures = [r for r in rows if not (r.status_code is not None and 200 <= r.status_code < 300)]
+    last = failures[-1] if failures else None
+    return {
+        "attempts": len(rows),
+        "successRate": round(100 * len(ok) / len(rows)) if rows else None,
+        "lastFailureAt": iso(last.attempted_at) if last else None,
+        "lastFailure": (f"HTTP {last.status_code}" if last.status_code else last.error) if last else None,
+    }
+
+
 # ---------------------------------------------------------------------------------------- deliveries
 
 

@@ -48,6 +48,14 @@ api_keys = Table(
     Column("revoked_at", UTC_, nullable=True),
 )
 
+# Installation-wide settings the server makes for itself (the dashboard's session signing key).
+server_settings = Table(
+    "server_settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
 test_clock = Table(
     "test_clock",
     metadata,

@@ -123,6 +123,12 @@ def upgrade() -> None:
         sa.UniqueConstraint("namespace", "key", name="uq_plans_namespace_key"),
     )
     op.create_table(
+        "server_settings",
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("value", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_server_settings")),
+    )
+    op.create_table(
         "test_clock",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("now", sa.DateTime(timezone=True), nullable=False),
@@ -466,6 +472,7 @@ def downgrade() -> None:
 
     op.drop_table("webhook_endpoints")
     op.drop_table("test_clock")
+    op.drop_table("server_settings")
     op.drop_table("plans")
     op.drop_table("number_sequences")
     op.drop_table("namespaces")

@@ -1,0 +1,135 @@
+"""A real HTTP listener for webhook tests: records every request and answers as it is told.
+
+Each endpoint a test registers gets its own path on the listener (``listener.url("a")``), so a
+request is matched to its endpoint (and secret) by path. ``down()`` closes the port (connection
+refused) and ``up()`` opens it again on the same port.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from standardwebhooks.webhooks import Webhook
+
+from billhook.receiver import verify
+from tests.e2e.support import free_port
+
+
+@dataclass(frozen=True)
+class Received:
+    path: str  # without the leading slash: the endpoint's name
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    answered: int
+
+    @property
+    def webhook_id(self) -> str:
+        return self.headers["webhook-id"]
+
+    @property
+    def event(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = json.loads(self.body)
+        return parsed
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str = "ok"
+
+
+class Listener:
+    def __init__(self, *, delay: float = 0.0) -> None:
+        self.port = free_port()
+        self.delay = delay
+        self.reply = Reply()
+        self.requests: list[Received] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.up()
+
+    # ------------------------------------------------------------------------- control
+
+    def url(self, name: str = "hook") -> str:
+        return f"http://127.0.0.1:{self.port}/{name}"
+
+    def answer(self, status: int, *, headers: dict[str, str] | None = None, body: str | None = None) -> None:
+        self.reply = Reply(status, headers or {}, body if body is not None else f"answered {status}")
+
+    def up(self) -> None:
+        if self._server is not None:
+            return
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
+    def down(self) -> None:
+        """Close the port: connections are refused until ``up()``."""
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        assert self._thread is not None
+        self._thread.join(timeout=10)
+        self._server = None
+
+    def close(self) -> None:
+        self.down()
+
+    # ------------------------------------------------------------------------- reading
+
+    def received(self, name: str | None = None, type_: str | None = None) -> list[Received]:
+        with self._lock:
+            got = list(self.requests)
+        return [r for r in got if (name is None or r.path == name) and (type_ is None or r.event["type"] == type_)]
+
+    def clear(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        listener = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                if listener.delay:
+                    time.sleep(listener.delay)
+                reply = listener.reply
+                with listener._lock:
+                    listener.requests.append(
+                        Received(
+                            self.path.lstrip("/"),
+                            {k.lower(): v for k, v in self.headers.items()},
+                            body,
+                            reply.status,
+                        )
+                    )
+                raw = reply.body.encode()
+                self.send_response(reply.status)
+                for k, v in reply.headers.items():
+                    self.send_header(k, v)
+                self.send_header("content-type", "text/plain")
+                self.send_header("content-length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, fmt: str, *args: Any) -> None:
+                pass
+
+        return Handler
+
+
+def verified(secret: str, request: Received) -> dict[str, Any]:
+    """The event, verified twice: by the standardwebhooks package and by billhook.receiver; both must agree."""
+    by_package = Webhook(secret).verify(request.body, request.headers)
+    by_receiver = verify(secret, request.headers, request.body)
+    assert by_package == by_receiver == request.event
+    return by_receiver
