@@ -96,7 +96,9 @@ def test_unknown_line_id_names_it_and_changes_nothing(api: Api) -> None:
     assert invoice(api, inv["id"]) == inv
 
     other = _draft_for_other_customer(api)
-    problem(api.put(f"/billing/invoices/{inv['id']}", {"lines": [_as_input(other["lines"][0])]}), 400, field="lines[0].id")
+    problem(
+        api.put(f"/billing/invoices/{inv['id']}", {"lines": [_as_input(other["lines"][0])]}), 400, field="lines[0].id"
+    )
     assert invoice(api, inv["id"]) == inv
     problem(api.put("/billing/invoices/01J0000000000000000000000X", {"lines": []}), 404)
 
@@ -188,3 +190,44 @@ def test_an_edit_while_waiting_auto_approval_makes_hold_2_wait_again(api: Api) -
     assert after["statusDetails"]["extendedStatus"] == "draft.waiting_auto_approval"
     assert after["draftUntil"] == "2026-04-04T12:00:00Z"
     assert after["totals"]["total"] == "90.00"
+
+
+def test_removing_every_line_zeroes_the_totals_and_invalidates(api: Api) -> None:
+    inv = _draft(api)
+    emptied = api.ok(api.put(f"/billing/invoices/{inv['id']}", {"lines": []}))
+    assert emptied["lines"] == []
+    assert emptied["totals"]["amount"] == "0.00"
+    assert emptied["totals"]["total"] == "0.00"
+    assert emptied["statusDetails"]["extendedStatus"] == "draft.invalid"
+    assert [i["code"] for i in emptied["validationIssues"]] == ["no_lines"]
+    problem(api.post(f"/billing/invoices/{inv['id']}/approve"), 409)
+
+    # an edit from draft.invalid validates again
+    fixed = api.ok(api.put(f"/billing/invoices/{inv['id']}", {"lines": [line("Setup fee", "75.50")]}))
+    assert fixed["statusDetails"]["extendedStatus"] == "draft.manual_approval_needed"
+    assert fixed["validationIssues"] == []
+    assert fixed["totals"]["total"] == "75.50"
+
+
+def test_a_negative_price_is_refused(api: Api) -> None:
+    inv = _draft(api)
+    setup, consulting = inv["lines"]
+    body = {"lines": [_as_input(setup), _as_input(consulting), line("Goodwill credit", "-300.00")]}
+    problem(api.put(f"/billing/invoices/{inv['id']}", body), 400, field="lines[2].price.amount")
+    assert invoice(api, inv["id"]) == inv
+
+
+def test_update_invoice_changes_its_workflow(api: Api) -> None:
+    inv = _draft(api)
+    body = {
+        "lines": [_as_input(ln) for ln in inv["lines"]],
+        "workflow": {"workflow": {"invoicing": {"dueAfter": "P5D"}}},
+    }
+    edited = api.ok(api.put(f"/billing/invoices/{inv['id']}", body))
+    assert edited["workflow"]["workflow"]["invoicing"]["dueAfter"] == "P5D"
+    assert edited["workflow"]["workflow"]["invoicing"]["autoAdvance"] is False  # the rest stays
+    bad = {**body, "workflow": {"workflow": {"invoicing": {"dueAfter": "P99999Y"}}}}
+    problem(api.put(f"/billing/invoices/{inv['id']}", bad), 400, field="workflow.workflow.invoicing.dueAfter")
+    assert invoice(api, inv["id"]) == edited
+    approved = api.ok(api.post(f"/billing/invoices/{inv['id']}/approve"))
+    assert approved["dueAt"] == "2026-04-04T12:00:00Z"

@@ -103,6 +103,10 @@ def test_namespace_starts_with_a_sandbox_app_and_a_default_profile(api: Api) -> 
     assert [p["default"] for p in profiles] == [True]
     (app,) = api.ok(api.get("/apps"))["items"]
     assert app["type"] == "sandbox"
-    assert profiles[0]["apps"] == {"tax": {"id": app["id"]}, "invoicing": {"id": app["id"]}, "payment": {"id": app["id"]}}
+    assert profiles[0]["apps"] == {
+        "tax": {"id": app["id"]},
+        "invoicing": {"id": app["id"]},
+        "payment": {"id": app["id"]},
+    }
     assert profiles[0]["workflow"]["invoicing"]["autoAdvance"] is True
     assert profiles[0]["workflow"]["invoicing"]["dueAfter"] == "P30D"

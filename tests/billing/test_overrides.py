@@ -104,7 +104,12 @@ def test_only_the_overridden_customer_goes_to_the_custom_app(api: Api) -> None:
     # the custom app's hooks are off: it is issued at once, then waits for the integration's payment status
     assert approved["statusDetails"]["extendedStatus"] == "payment_processing.pending"
     assert approved["issuedAt"] is not None
-    assert path(api, held["id"])[-4:] == ["draft.ready_to_issue", "issuing.syncing", "issued", "payment_processing.pending"]
+    assert path(api, held["id"])[-4:] == [
+        "draft.ready_to_issue",
+        "issuing.syncing",
+        "issued",
+        "payment_processing.pending",
+    ]
     api.advance(by="P1D")
     assert state(api, held["id"]) == "payment_processing.pending"  # nothing settles it by itself
     assert api.post(f"/apps/custom-invoicing/{held['id']}/payment/status", {"trigger": "paid"}).status_code == 204

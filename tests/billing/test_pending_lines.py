@@ -57,9 +57,13 @@ def test_bad_pending_lines_name_the_field_and_change_nothing(api: Api) -> None:
     no_price = line("Setup fee", "1.00")
     del no_price["price"]
     problem(api.post(url, {"currency": "EUR", "lines": [no_price]}), 400, field="lines[0].price")
-    problem(api.post("/billing/customers/01J0000000000000000000000X/invoices/pending-lines", {
-        "currency": "EUR", "lines": [line("x", "1.00")]
-    }), 404)
+    problem(
+        api.post(
+            "/billing/customers/01J0000000000000000000000X/invoices/pending-lines",
+            {"currency": "EUR", "lines": [line("x", "1.00")]},
+        ),
+        404,
+    )
     assert customer_invoices(api, cust["id"]) == []
 
 
@@ -69,8 +73,13 @@ def test_invoice_now_invoices_due_lines_and_leaves_future_ones_pending(api: Api)
         api,
         cust["id"],
         line("Setup fee", "100.00"),
-        line("April support", "40.00", period_from="2026-04-01T00:00:00Z", period_to="2026-04-30T00:00:00Z",
-             invoice_at=FUTURE_AT),
+        line(
+            "April support",
+            "40.00",
+            period_from="2026-04-01T00:00:00Z",
+            period_to="2026-04-30T00:00:00Z",
+            invoice_at=FUTURE_AT,
+        ),
     )["invoice"]
     (made,) = invoice_now(api, cust["id"])
     assert [ln["name"] for ln in made["lines"]] == ["Setup fee"]
@@ -103,8 +112,11 @@ def test_nothing_pending_is_409(api: Api) -> None:
     cust = customer(api, "acme")
     problem(api.post("/billing/invoices/invoice", {"customerId": cust["id"]}), 409)
     problem(api.post("/billing/invoices/invoice", {"customerId": "nobody"}), 400, field="customerId")
-    problem(api.post("/billing/invoices/invoice", {"customerId": cust["id"], "asOf": "2030-01-01T00:00:00Z"}), 400,
-            field="asOf")
+    problem(
+        api.post("/billing/invoices/invoice", {"customerId": cust["id"], "asOf": "2030-01-01T00:00:00Z"}),
+        400,
+        field="asOf",
+    )
 
 
 def test_the_worker_invoices_pending_lines_when_their_invoice_at_arrives(api: Api) -> None:
@@ -112,10 +124,20 @@ def test_the_worker_invoices_pending_lines_when_their_invoice_at_arrives(api: Ap
     gathering = add_pending(
         api,
         cust["id"],
-        line("April support", "40.00", period_from="2026-04-01T00:00:00Z", period_to="2026-04-30T00:00:00Z",
-             invoice_at=FUTURE_AT),
-        line("May support", "45.00", period_from="2026-05-01T00:00:00Z", period_to="2026-05-31T00:00:00Z",
-             invoice_at="2026-05-15T00:00:00Z"),
+        line(
+            "April support",
+            "40.00",
+            period_from="2026-04-01T00:00:00Z",
+            period_to="2026-04-30T00:00:00Z",
+            invoice_at=FUTURE_AT,
+        ),
+        line(
+            "May support",
+            "45.00",
+            period_from="2026-05-01T00:00:00Z",
+            period_to="2026-05-31T00:00:00Z",
+            invoice_at="2026-05-15T00:00:00Z",
+        ),
     )["invoice"]
     api.advance(to="2026-04-14T23:59:00Z")
     assert state(api, gathering["id"]) == "gathering"
@@ -134,3 +156,15 @@ def test_the_worker_invoices_pending_lines_when_their_invoice_at_arrives(api: Ap
     assert sorted(i["totals"]["total"] for i in invoices) == ["40.00", "45.00"]
     assert {i["status"] for i in invoices} == {"paid"}
     assert sorted(i["number"] for i in invoices) == ["INV-000001", "INV-000002"]
+
+
+def test_the_largest_amounts_add_up_to_the_cent(api: Api) -> None:
+    """Amounts wider than 28 digits: the invoice total is still the exact sum of its lines."""
+    cust = customer(api, "acme")
+    big = line("Big", "999999999999999999.99", quantity="999999999999999")
+    added = add_pending(api, cust["id"], big, line("Small", "0.01"))
+    assert [ln["totals"]["total"] for ln in added["lines"]] == ["999999999999998999990000000000000.01", "0.01"]
+    assert added["invoice"]["totals"]["total"] == "999999999999998999990000000000000.02"
+    (made,) = invoice_now(api, cust["id"])
+    assert made["totals"]["total"] == "999999999999998999990000000000000.02"
+    assert invoice(api, made["id"])["totals"]["total"] == "999999999999998999990000000000000.02"

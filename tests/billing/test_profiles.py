@@ -137,3 +137,24 @@ def test_delete_then_404(api: Api) -> None:
     assert [p["id"] for p in api.ok(api.get("/billing/profiles"))["items"]] == [default_profile(api)["id"]]
     archived = api.ok(api.get("/billing/profiles?includeArchived=true"))["items"]
     assert created["id"] in {p["id"] for p in archived}
+
+
+def test_workflow_durations_are_bounded(api: Api) -> None:
+    """A duration is added to dates later (dueAt, draftUntil): one beyond any date is refused up front."""
+    app = install(api)
+    for invoicing, field in (
+        ({"dueAfter": "P9000Y"}, "workflow.invoicing.dueAfter"),
+        ({"dueAfter": "P99999Y"}, "workflow.invoicing.dueAfter"),
+        ({"draftPeriod": "P99999M"}, "workflow.invoicing.draftPeriod"),
+        ({"billableGrace": "P101Y"}, "workflow.invoicing.billableGrace"),
+    ):
+        problem(api.post("/billing/profiles", profile_body(app["id"], invoicing=invoicing)), 400, field=field)
+    cust = customer(api, "acme")
+    problem(
+        api.put(f"/billing/customers/{cust['id']}", {"workflow": {"invoicing": {"dueAfter": "P99999Y"}}}),
+        400,
+        field="workflow.invoicing.dueAfter",
+    )
+    assert _profile_count(api) == 1
+    created = create_profile(api, app["id"], invoicing={"dueAfter": "P100Y"})
+    assert created["workflow"]["invoicing"]["dueAfter"] == "P100Y"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.billing.helpers import add_pending, bill, create_profile, custom_setup, invoice, line, pin, profile_body
+from tests.billing.helpers import add_pending, bill, custom_setup, invoice, line, pin, profile_body
 from tests.conftest import Api
 
 

@@ -25,6 +25,8 @@ def runtime(db_url: str) -> Iterator[Any]:
 
 @pytest.fixture
 def listener() -> Iterator[Listener]:
+    """A listener; afterwards, every request it received must verify with its endpoint's secret."""
     lst = Listener()
     yield lst
     lst.close()
+    lst.check_all()

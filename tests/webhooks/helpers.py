@@ -16,6 +16,7 @@ def endpoint(api: Api, listener: Listener, name: str = "hook", types: list[str] 
     body = {"url": listener.url(name), "eventTypes": types or [], **extra}
     created: dict[str, Any] = api.ok(api.post("/webhooks/endpoints", body), 201)
     assert created["secret"].startswith("whsec_")
+    listener.secrets.setdefault(name, []).append(created["secret"])
     return created
 
 
@@ -37,12 +38,13 @@ def deliveries(api: Api, **filters: str) -> list[dict[str, Any]]:
     return items
 
 
-def team_subscription(api: Api, customer: str = "acme", start: str = SUB_START) -> dict[str, Any]:
-    """The Team plan (unless it exists), a customer and a subscription starting at ``start``."""
+def team_subscription(api: Api, customer: str = "acme", start: str | None = SUB_START) -> dict[str, Any]:
+    """The Team plan (unless it exists), a customer and a subscription starting at ``start`` (None: now)."""
     if api.get("/plans/team").status_code == 404:
         api.ok(api.post("/plans", TEAM_PLAN), 201)
     api.ok(api.post("/customers", {"key": customer, "name": customer.title(), "currency": "EUR"}), 201)
     sub: dict[str, Any] = api.ok(
-        api.post("/subscriptions", {"customerId": customer, "plan": "team", "startAt": start}), 201
+        api.post("/subscriptions", {"customerId": customer, "plan": "team"} | ({"startAt": start} if start else {})),
+        201,
     )
     return sub

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from standardwebhooks.webhooks import Webhook
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from billhook.receiver import verify
+from billhook.receiver import InvalidWebhook, verify
 from tests.e2e.support import free_port
 
 
@@ -44,12 +44,17 @@ class Reply:
     body: str = "ok"
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # many senders at once: the default backlog (5) would drop connections
+
+
 class Listener:
     def __init__(self, *, delay: float = 0.0) -> None:
         self.port = free_port()
         self.delay = delay
         self.reply = Reply()
         self.requests: list[Received] = []
+        self.secrets: dict[str, list[str]] = {}  # endpoint name → every secret it had (``check_all``)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -66,7 +71,7 @@ class Listener:
     def up(self) -> None:
         if self._server is not None:
             return
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
+        self._server = _Server(("127.0.0.1", self.port), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 
@@ -89,6 +94,15 @@ class Listener:
         with self._lock:
             got = list(self.requests)
         return [r for r in got if (name is None or r.path == name) and (type_ is None or r.event["type"] == type_)]
+
+    def check_all(self) -> None:
+        """Every request received verifies with a secret of its endpoint, by both verifiers alike."""
+        for request in self.received():
+            secrets = self.secrets.get(request.path)
+            assert secrets, f"a request for an endpoint the test did not register: /{request.path}"
+            accepted = [s for s in secrets if _accepts(s, request)]
+            assert accepted, f"no secret of /{request.path} verifies request {request.webhook_id}"
+            verified(accepted[0], request)
 
     def clear(self) -> None:
         with self._lock:
@@ -133,3 +147,19 @@ def verified(secret: str, request: Received) -> dict[str, Any]:
     by_receiver = verify(secret, request.headers, request.body)
     assert by_package == by_receiver == request.event
     return by_receiver
+
+
+def _accepts(secret: str, request: Received) -> bool:
+    """Whether ``secret`` verifies ``request``; the package and billhook.receiver must agree."""
+    try:
+        Webhook(secret).verify(request.body, request.headers)
+        by_package = True
+    except WebhookVerificationError:
+        by_package = False
+    try:
+        verify(secret, request.headers, request.body)
+        by_receiver = True
+    except InvalidWebhook:
+        by_receiver = False
+    assert by_package == by_receiver, (secret, request)
+    return by_package

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from standardwebhooks.webhooks import Webhook
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from billhook.events.catalog import CATALOG
-from billhook.receiver import verify
+from billhook.receiver import InvalidWebhook, verify
 from tests.api.helpers import problem
 from tests.conftest import CLOCK_START, Api, new_key
 from tests.webhooks.helpers import SUB_START, endpoint, flush, team_subscription
@@ -118,24 +118,25 @@ def strict_api(tmp_path: Path) -> Iterator[Api]:
         rt.close()
 
 
-@pytest.mark.parametrize(
-    "url",
-    [
-        "http://127.0.0.1:9000/hook",
-        "http://10.0.0.1/hook",
-        "http://localhost:9000/hook",
-        "https://api.localhost/hook",
-        "http://192.168.1.20/hook",
-        "http://169.254.169.254/latest",
-        "http://[::1]:9000/hook",
-        "http://0.0.0.0/hook",
-    ],
+PRIVATE_URLS = (
+    "http://127.0.0.1:9000/hook",
+    "http://10.0.0.1/hook",
+    "http://localhost:9000/hook",
+    "https://api.localhost/hook",
+    "http://192.168.1.20/hook",
+    "http://169.254.169.254/latest",
+    "http://[::1]:9000/hook",
+    "http://0.0.0.0/hook",
 )
-def test_private_and_loopback_urls_are_refused_unless_allowed(strict_api: Api, url: str) -> None:
-    problem(strict_api.post("/webhooks/endpoints", {"url": url}), 400, field="url")
+
+
+def test_private_and_loopback_urls_are_refused_unless_allowed(strict_api: Api) -> None:
     created = strict_api.ok(strict_api.post("/webhooks/endpoints", {"url": "https://93.184.215.14/hook"}), 201)
-    problem(strict_api.put(f"/webhooks/endpoints/{created['id']}", {"url": url}), 400, field="url")
+    for url in PRIVATE_URLS:
+        problem(strict_api.post("/webhooks/endpoints", {"url": url}), 400, field="url")
+        problem(strict_api.put(f"/webhooks/endpoints/{created['id']}", {"url": url}), 400, field="url")
     assert strict_api.ok(strict_api.get("/webhooks/endpoints"))["totalCount"] == 1
+    assert strict_api.ok(strict_api.get(f"/webhooks/endpoints/{created['id']}"))["url"] == created["url"]
 
 
 def test_after_a_rotation_both_secrets_verify(api: Api, listener: Listener) -> None:
@@ -148,6 +149,7 @@ def test_after_a_rotation_both_secrets_verify(api: Api, listener: Listener) -> N
 
     rotated = api.ok(api.post(f"/webhooks/endpoints/{ep['id']}/rotate-secret"))
     new_secret = rotated["secret"]
+    listener.secrets["rot"].append(new_secret)
     assert new_secret.startswith("whsec_") and new_secret != ep["secret"]
     assert api.ok(api.get(f"/webhooks/endpoints/{ep['id']}")).get("secret") is None
 
@@ -158,9 +160,7 @@ def test_after_a_rotation_both_secrets_verify(api: Api, listener: Listener) -> N
     assert len(signatures) == 2 and all(s.startswith("v1,") for s in signatures)
     assert verified(new_secret, after)["data"]["customerId"]
     verified(ep["secret"], after)
-    with pytest.raises(Exception):  # noqa: B017 - neither verifier accepts a secret it was not signed with
+    with pytest.raises(WebhookVerificationError):  # a secret it was not signed with
         Webhook("whsec_" + "A" * 32).verify(after.body, after.headers)
-    from billhook.receiver import InvalidWebhook
-
     with pytest.raises(InvalidWebhook):
         verify("whsec_" + "A" * 32, after.headers, after.body)

@@ -153,8 +153,10 @@ def custom_line(charge: CustomCharge, period: Period, currency: str) -> LineDraf
 
 def totals(amounts: Sequence[Decimal], currency: str) -> Totals:
     """Totals of already-rounded line amounts; negative lines are credits."""
-    charges = sum((a for a in amounts if a > 0), ZERO)
-    credits = -sum((a for a in amounts if a < 0), ZERO)
+    with localcontext(WIDE):  # sums of wide amounts must not round to 28 digits
+        charges = sum((a for a in amounts if a > 0), ZERO)
+        credits = -sum((a for a in amounts if a < 0), ZERO)
+        net = charges - credits
     z = round_money(ZERO, currency)
     return Totals(
         amount=round_money(charges, currency),
@@ -164,7 +166,7 @@ def totals(amounts: Sequence[Decimal], currency: str) -> Totals:
         taxes_inclusive_total=z,
         taxes_exclusive_total=z,
         taxes_total=z,
-        total=round_money(charges - credits, currency),
+        total=round_money(net, currency),
     )
 
 

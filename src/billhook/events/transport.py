@@ -34,6 +34,8 @@ def check_url(url: str, *, allow_private: bool, resolve: bool = True) -> None:
     try:
         addresses = [ipaddress.ip_address(host)]
     except ValueError:
+        if host.rstrip(".") == "localhost" or host.rstrip(".").endswith(".localhost"):
+            raise UnsafeURL(f"{host} is a loopback address; the server does not allow those") from None  # RFC 6761
         if not resolve:
             return
         try:

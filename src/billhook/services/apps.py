@@ -9,7 +9,7 @@ from sqlalchemy import Row, insert, select, update
 from billhook.errors import Conflict, InvalidInput, NotFound
 from billhook.ids import new_id
 from billhook.services.common import Actor, Page, iso, paginate
-from billhook.store.schema import apps, billing_profiles
+from billhook.store.schema import apps, billing_profiles, invoices
 from billhook.store.uow import UnitOfWork
 
 SANDBOX = "sandbox"
@@ -141,6 +141,18 @@ def replace(uow: UnitOfWork, actor: Actor, app_id: str, data: dict[str, Any]) ->
             if data.get(wire) is not None:
                 values[column] = bool(data[wire])
     uow.conn.execute(update(apps).where(apps.c.id == row.id).values(values))
+    released = [
+        state
+        for column, state in (("enable_draft_sync_hook", "draft.syncing"), ("enable_issuing_sync_hook", "issuing.syncing"))
+        if getattr(row, column) and values.get(column) is False
+    ]
+    if released:
+        # A hook switched off no longer holds its invoices: the worker moves them on at its next look.
+        uow.conn.execute(
+            update(invoices)
+            .where(invoices.c.invoicing_app_id == row.id, invoices.c.extended_status.in_(released))
+            .values(next_action_at=uow.now)
+        )
     return view(find(uow, actor.namespace, row.id))
 
 

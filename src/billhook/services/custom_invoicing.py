@@ -13,7 +13,7 @@ from sqlalchemy import Row, select, update
 
 from billhook.domain.lifecycle import S, T
 from billhook.errors import Conflict, InvalidInput
-from billhook.services import apps, invoices, lifecycle
+from billhook.services import apps, invoices, lifecycle, numbering
 from billhook.services.common import Actor, iso, utc_field
 from billhook.store.schema import invoice_lines, invoice_transitions
 from billhook.store.schema import invoices as invoices_t
@@ -44,6 +44,8 @@ def _managed(uow: UnitOfWork, actor: Actor, invoice_id: str) -> Row[Any]:
 def _number_free(uow: UnitOfWork, inv: Row[Any], number: str, field: str) -> None:
     if number.startswith("DRAFT-"):
         raise InvalidInput.on(field, "the DRAFT- prefix is reserved for draft numbers")
+    if numbering.RESERVED.fullmatch(number):
+        raise InvalidInput.on(field, "numbers like INV-000001 are reserved for billhook's own sequence")
     taken = uow.conn.execute(
         select(invoices_t.c.id).where(
             invoices_t.c.namespace == inv.namespace, invoices_t.c.number == number, invoices_t.c.id != inv.id

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select, update
 
 from billhook.store.schema import billing_profiles, number_sequences
 from billhook.store.sql import insert_ignore
 from billhook.store.uow import UnitOfWork
+
+# What next_number makes: INV-000001, or INV-<profile ULID>-000001. Nobody else may take such a number,
+# or the sequence would one day run into it and could not issue any more.
+RESERVED = re.compile(r"INV-(?:[0-9A-HJKMNP-TV-Z]{26}-)?[0-9]{6,}")
 
 
 def _scoped_prefix(uow: UnitOfWork, namespace: str, scope: str, prefix: str) -> str:

@@ -73,8 +73,9 @@ def _gathering(uow: UnitOfWork, customer_id: str, currency: str) -> Row[Any] | N
 def refresh(uow: UnitOfWork, inv: Row[Any]) -> Row[Any]:
     """Period, totals and due time of a manual invoice follow its lines."""
     rows = invoices.stored_lines(uow, inv.id)
-    if not rows:
-        return inv
+    if not rows:  # every line removed (Update Invoice): the totals are zero, the period stays
+        invoices.store_totals(uow, inv, [])
+        return invoices.load(uow, inv.id)
     values: dict[str, Any] = {
         "period_start": min(r.period_start for r in rows),
         "period_end": max(r.period_end for r in rows),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Row, insert, select, update
@@ -40,6 +41,8 @@ _CHOICES = {
     ("invoicing", "billableHookFailure"): ("hold", "proceed"),
     ("payment", "collectionMethod"): ("charge_automatically", "send_invoice"),
 }
+MAX_WORKFLOW_YEARS = 100
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _BOOLS = (("invoicing", "autoAdvance"), ("invoicing", "progressiveBilling"), ("tax", "enabled"), ("tax", "enforced"))
 
 
@@ -63,9 +66,16 @@ def validate_workflow(raw: dict[str, Any] | None, field: str = "workflow") -> di
         value = (raw.get(section) or {}).get(key)
         if value is not None:
             try:
-                duration_field(value, f"{field}.{section}.{key}")
+                duration = duration_field(value, f"{field}.{section}.{key}")
             except DurationError as exc:  # pragma: no cover - duration_field raises InvalidInput
                 raise InvalidInput.on(f"{field}.{section}.{key}", str(exc)) from exc
+            # it is added to dates later (dueAt, draftUntil): keep those in range
+            try:
+                too_long = duration.after(_EPOCH) > _EPOCH.replace(year=_EPOCH.year + MAX_WORKFLOW_YEARS)
+            except (OverflowError, ValueError):
+                too_long = True
+            if too_long:
+                raise InvalidInput.on(f"{field}.{section}.{key}", f"must be at most P{MAX_WORKFLOW_YEARS}Y")
     for (section, key), allowed in _CHOICES.items():
         value = (raw.get(section) or {}).get(key)
         if value is not None and value not in allowed:

@@ -343,7 +343,7 @@ def after_billable(uow: UnitOfWork, actor: Actor, invoice_id: str) -> None:
         return
     h = billable.hold(uow, inv)
     issues = [i for i in inv.validation_issues if i.get("code") != billable.FAILED_ISSUE]
-    if h.failed and not h.released and h.pending == 0:
+    if h.failed and not h.released and h.pending == 0 and h.release_at is None:  # held until someone acts
         issues.append(
             {
                 "id": new_id(),

@@ -78,11 +78,12 @@ def _render(request: Request, template: str, actor: Actor, **context: Any) -> HT
     )
 
 
-def _signed_in(request: Request) -> Actor | RedirectResponse:
+def _signed_in(request: Request, back: str | None = None) -> Actor | RedirectResponse:
+    """The operator, or a redirect to sign in and then come back to ``back`` (a page: form actions are POST-only)."""
     try:
         return session.actor(request, _rt(request))
     except session.SignedOut:
-        return RedirectResponse("/login?" + urlencode({"next": request.url.path}), status_code=303)
+        return RedirectResponse("/login?" + urlencode({"next": back or request.url.path}), status_code=303)
 
 
 # ------------------------------------------------------------------------------------------ sign-in
@@ -216,7 +217,7 @@ def invoice_page(request: Request, invoice_id: str) -> Response:
 async def invoice_action(request: Request, invoice_id: str, action: str) -> RedirectResponse:
     back = RedirectResponse(f"/invoices/{invoice_id}", status_code=303)
     form = await request.form()
-    actor = _signed_in(request)
+    actor = _signed_in(request, f"/invoices/{invoice_id}")
     if isinstance(actor, RedirectResponse):
         return actor
     try:
@@ -309,7 +310,7 @@ async def rotate(request: Request, endpoint_id: str) -> RedirectResponse:
 
 async def _webhook_action(request: Request, fn: Callable[[UnitOfWork, Actor], Any], message: str) -> RedirectResponse:
     form = await request.form()
-    actor = _signed_in(request)
+    actor = _signed_in(request, "/webhooks")
     if isinstance(actor, RedirectResponse):
         return actor
     try:
@@ -329,7 +330,7 @@ async def _webhook_action(request: Request, fn: Callable[[UnitOfWork, Actor], An
 async def advance_clock(request: Request) -> RedirectResponse:
     form = await request.form()
     back = _local(str(form.get("back") or "/invoices"))
-    actor = _signed_in(request)
+    actor = _signed_in(request, back)
     if isinstance(actor, RedirectResponse):
         return actor
     rt = _rt(request)
