@@ -15,7 +15,8 @@ def _period_invoices(api: Api, sub_id: str) -> list[dict[str, Any]]:
 def test_team_plan_two_months(api: Api) -> None:
     api.ok(api.post("/plans", TEAM_PLAN), 201)
     api.ok(api.post("/customers", {"key": "acme", "name": "Acme", "currency": "EUR"}), 201)
-    sub = api.ok(api.post("/subscriptions", {"customerId": "acme", "plan": "team", "startAt": "2026-03-31T00:00:00Z"}), 201)
+    body = {"customerId": "acme", "plan": "team", "startAt": "2026-03-31T00:00:00Z"}
+    sub = api.ok(api.post("/subscriptions", body), 201)
     api.advance(to="2026-03-31T00:00:00Z")
     api.ok(api.put(f"/subscriptions/{sub['id']}/items/storage_gb/quantity", {"quantity": "57.5"}))
     api.ok(api.put(f"/subscriptions/{sub['id']}/items/seats/quantity", {"quantity": "12"}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -43,6 +44,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     api = APIRouter(prefix=API_PREFIX)
     for module in (customers, plans, subscriptions, invoices, billing, apps, custom_invoicing, webhooks, system):
         api.include_router(module.router)
+    if os.environ.get("BILLHOOK_BENCH_FLOOR") == "1":  # benchmark only: bench/api_load.py
+        api.include_router(system.bench_floor)
     app.include_router(api)
     app.include_router(system.health)
     web.install(app, runtime)

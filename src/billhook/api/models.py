@@ -477,9 +477,9 @@ class ProfileIn(In):
     name: Name
     description: Text | None = None
     metadata: dict[str, Annotated[str, Field(max_length=1024)]] | None = Field(None, max_length=50)
-    supplier: BillingParty = Field(default_factory=BillingParty)
+    supplier: BillingParty = Field(default_factory=lambda: BillingParty.model_validate({}))
     default: bool = False
-    workflow: Workflow = Field(default_factory=Workflow)
+    workflow: Workflow = Field(default_factory=lambda: Workflow())
 
     def data(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)

@@ -92,9 +92,13 @@ def find(uow: UnitOfWork, namespace: str, app_id: str, *, field: str | None = No
 
 
 def load(uow: UnitOfWork, app_id: str | None) -> Row[Any] | None:
+    """An app by id (deleted ones too: invoices keep theirs), read once per transaction."""
     if app_id is None:
         return None
-    return uow.conn.execute(select(apps).where(apps.c.id == app_id)).first()
+    key = ("app", app_id)
+    if key not in uow.memo:
+        uow.memo[key] = uow.conn.execute(select(apps).where(apps.c.id == app_id)).first()
+    return uow.memo[key]  # type: ignore[return-value]
 
 
 def create(uow: UnitOfWork, namespace: str, app_type: str, name: str | None = None) -> Row[Any]:
@@ -141,9 +145,13 @@ def replace(uow: UnitOfWork, actor: Actor, app_id: str, data: dict[str, Any]) ->
             if data.get(wire) is not None:
                 values[column] = bool(data[wire])
     uow.conn.execute(update(apps).where(apps.c.id == row.id).values(values))
+    uow.memo.pop(("app", row.id), None)
     released = [
         state
-        for column, state in (("enable_draft_sync_hook", "draft.syncing"), ("enable_issuing_sync_hook", "issuing.syncing"))
+        for column, state in (
+            ("enable_draft_sync_hook", "draft.syncing"),
+            ("enable_issuing_sync_hook", "issuing.syncing"),
+        )
         if getattr(row, column) and values.get(column) is False
     ]
     if released:

@@ -96,13 +96,13 @@ def replace(uow: UnitOfWork, actor: Actor, invoice_id: str, data: dict[str, Any]
     wf_in = (data.get("workflow") or {}).get("workflow")
     if wf_in:
         workflow = profiles.merge(workflow, profiles.validate_workflow(wf_in, "workflow.workflow"))
-    values: dict[str, Any] = {"workflow": workflow, "removed_lines": removed or None, "updated_at": uow.now}
+    header: dict[str, Any] = {"workflow": workflow, "removed_lines": removed or None, "updated_at": uow.now}
     for key in ("description", "metadata"):
         if key in data:
-            values[key] = data[key]
+            header[key] = data[key]
     if data.get("supplier") is not None:
-        values["supplier"] = data["supplier"]
-    uow.conn.execute(update(invoices_t).where(invoices_t.c.id == inv.id).values(values))
+        header["supplier"] = data["supplier"]
+    uow.conn.execute(update(invoices_t).where(invoices_t.c.id == inv.id).values(header))
     inv = invoices.load(uow, inv.id)
     if inv.kind == "manual":
         inv = pending_lines.refresh(uow, inv)

@@ -131,7 +131,7 @@ def write_lines(
     reusable = {_row_identity(r): r for r in existing if r.id not in kept_ids}
     if reusable:
         uow.conn.execute(delete(invoice_lines).where(invoice_lines.c.id.in_([r.id for r in reusable.values()])))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for d in drafts:
         ident = identity(d.kind, d.key, d.period.start, d.custom_charge_id)
         if ident in skip:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import anyio
 from fastapi import APIRouter, Depends, Query, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
+from sqlalchemy import text, update
 
 from billhook.api.context import Ctx, context, runtime
-from billhook.api.models import ClockAdvance, ClockState
+from billhook.api.models import ClockAdvance, ClockState, QuantitySet
 from billhook.api.problems import problem, responses
 from billhook.runtime import Runtime
 from billhook.services import test_clock
+from billhook.store.clock import wall_now
+from billhook.store.schema import item_quantities
 
 router = APIRouter()
 health = APIRouter(tags=["System"])
@@ -64,3 +67,22 @@ async def advance_clock(body: ClockAdvance, wait: bool = Query(False), ctx: Ctx 
             return problem(503, "clock_drain_timeout", "the clock moved, but due work is still being processed")
         state["pending"] = 0
     return state
+
+
+# ------------------------------------------------------------------------------ benchmark only
+# The floor for bench/api_load.py: the same single-row quantity update as Set Item Quantity, with
+# nothing else around it. Registered only when BILLHOOK_BENCH_FLOOR=1 at app creation; not in OpenAPI.
+
+bench_floor = APIRouter(include_in_schema=False)
+
+
+@bench_floor.put("/bench/floor/quantity/{invoiceId}/{itemKey}")
+def bench_floor_quantity(invoiceId: str, itemKey: str, body: QuantitySet, ctx: Ctx = Depends(context)) -> Any:
+    iq = item_quantities
+    with ctx.runtime.engine.begin() as conn:
+        updated = conn.execute(
+            update(iq)
+            .where(iq.c.invoice_id == invoiceId, iq.c.item_key == itemKey, iq.c.namespace == ctx.namespace)
+            .values(quantity=Decimal(body.quantity), updated_at=wall_now())
+        ).rowcount
+    return {"updated": updated}
