@@ -47,6 +47,9 @@ class Reply:
 class _Server(ThreadingHTTPServer):
     request_queue_size = 256  # many senders at once: the default backlog (5) would drop connections
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a sender that hung up (a killed worker) is part of the tests, not an error
+
 
 class Listener:
     def __init__(self, *, delay: float = 0.0) -> None:
@@ -56,6 +59,7 @@ class Listener:
         self.requests: list[Received] = []
         self.secrets: dict[str, list[str]] = {}  # endpoint name → every secret it had (``check_all``)
         self._lock = threading.Lock()
+        self._started: list[float] = []  # monotonic arrival times of the requests being handled now
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.up()
@@ -104,6 +108,11 @@ class Listener:
             assert accepted, f"no secret of /{request.path} verifies request {request.webhook_id}"
             verified(accepted[0], request)
 
+    def just_arrived(self, within: float) -> bool:
+        """Whether a request arrived less than ``within`` seconds ago and is still waiting for its answer."""
+        with self._lock:
+            return any(time.monotonic() - t < within for t in self._started)
+
     def clear(self) -> None:
         with self._lock:
             self.requests.clear()
@@ -114,10 +123,14 @@ class Listener:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                arrived = time.monotonic()
+                with listener._lock:
+                    listener._started.append(arrived)
                 if listener.delay:
                     time.sleep(listener.delay)
                 reply = listener.reply
                 with listener._lock:
+                    listener._started.remove(arrived)
                     listener.requests.append(
                         Received(
                             self.path.lstrip("/"),

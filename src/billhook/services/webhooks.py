@@ -282,10 +282,22 @@ def prepare(uow: UnitOfWork, delivery_id: str, owner: str) -> Request | None:
 
 
 def record(
-    uow: UnitOfWork, actor: Actor, delivery_id: str, outcome: transport.Outcome, *, trigger: str = "schedule"
+    uow: UnitOfWork,
+    actor: Actor,
+    delivery_id: str,
+    outcome: transport.Outcome,
+    *,
+    owner: str | None = None,
+    trigger: str = "schedule",
 ) -> None:
-    """Store one attempt and decide what comes next: done, retry later, or give up."""
-    row = uow.conn.execute(select(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id)).one()
+    """Store one attempt and decide what comes next: done, retry later, or give up.
+
+    A sender whose lease ran out meanwhile (another worker took the delivery over) still records
+    its attempt, which did happen, but leaves the delivery's state to the new holder.
+    """
+    row = uow.conn.execute(
+        select(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id).with_for_update()
+    ).one()
     attempts = row.attempts + 1
     uow.conn.execute(
         insert(webhook_attempts).values(
@@ -302,6 +314,9 @@ def record(
             trigger=trigger,
         )
     )
+    if owner is not None and row.lease_owner != owner:
+        uow.conn.execute(update(webhook_deliveries).where(webhook_deliveries.c.id == row.id).values(attempts=attempts))
+        return
     values: dict[str, Any] = {
         "attempts": attempts,
         "last_attempt_at": uow.now,

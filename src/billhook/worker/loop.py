@@ -56,11 +56,12 @@ class Worker:
         self.poll_interval = poll_interval
         self.allow_private_webhooks = allow_private_webhooks
         self.http = httpx.Client(follow_redirects=False, headers={"user-agent": "billhook-webhooks"})
+        self.senders_count = senders
         self.senders = ThreadPoolExecutor(max_workers=senders, thread_name_prefix="billhook-webhook")
 
     # ----------------------------------------------------------------------------- claiming
 
-    def _claim(self, table: Table, due_column: Any) -> list[tuple[str, str]]:
+    def _claim(self, table: Table, due_column: Any, limit: int | None = None) -> list[tuple[str, str]]:
         with self.uows.write() as uow:
             wall = wall_now()
             due = (
@@ -70,7 +71,7 @@ class Worker:
                     or_(table.c.lease_until.is_(None), table.c.lease_until < wall),
                 )
                 .order_by(due_column)
-                .limit(self.batch_size)
+                .limit(limit or self.batch_size)
                 .with_for_update(skip_locked=True)
             )
             ids = list(uow.conn.execute(due).scalars())
@@ -123,7 +124,8 @@ class Worker:
         INVOICES_ADVANCED.inc()
 
     def claim_deliveries(self) -> list[tuple[str, str]]:
-        return self._claim(webhook_deliveries, webhook_deliveries.c.next_attempt_at)
+        # small enough that a batch of slow endpoints (15 s each) is sent well within the lease
+        return self._claim(webhook_deliveries, webhook_deliveries.c.next_attempt_at, self.senders_count * 2)
 
     def process_deliveries(self, claimed: list[tuple[str, str]]) -> None:
         """Read what to send, send it outside any transaction (concurrently), then record each outcome."""
@@ -141,7 +143,7 @@ class Worker:
         for request, outcome in zip(requests, outcomes, strict=True):
             try:
                 with self.uows.write() as uow:
-                    webhooks.record(uow, self._actor(request.namespace), request.delivery_id, outcome)
+                    webhooks.record(uow, self._actor(request.namespace), request.delivery_id, outcome, owner=self.name)
             except Exception:
                 log.exception("worker.delivery_record_failed", delivery=request.delivery_id, worker=self.name)
             DELIVERIES.labels("succeeded" if outcome.succeeded else "failed").inc()
