@@ -296,7 +296,10 @@ def view(
 ) -> dict[str, Any]:
     """The Invoice resource. ``lines`` and ``line_totals`` override stored ones (a gathering preview)."""
     state = lifecycle.S(inv.extended_status)
-    cust = uow.conn.execute(select(customers).where(customers.c.id == inv.customer_id)).one()
+    key = ("customer", inv.customer_id)
+    if key not in uow.memo:  # read once per transaction: an invoice's every transition shows it
+        uow.memo[key] = uow.conn.execute(select(customers).where(customers.c.id == inv.customer_id)).one()
+    cust: Any = uow.memo[key]
     rows = stored_lines(uow, inv.id) if lines is None else lines
     t = line_totals if line_totals is not None else stored_totals(inv)
     return {

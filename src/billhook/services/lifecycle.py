@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -63,7 +64,8 @@ def fire(uow: UnitOfWork, actor: Actor, invoice_id: str, trigger: T) -> Row[Any]
 def fire_loaded(uow: UnitOfWork, actor: Actor, inv: Row[Any], trigger: T) -> Row[Any]:
     """``fire`` for an invoice the caller has just read under its customer's lock."""
     state = S(inv.extended_status)
-    f = facts(uow, inv)
+    lines = invoices.stored_lines(uow, inv.id)
+    f = facts(uow, inv, line_count=len(lines))
     row = lifecycle.find(state, trigger, f)
     if row is None:
         allowed = [t.value for t in lifecycle.allowed_triggers(state, f) if t != T.NEXT]
@@ -72,17 +74,22 @@ def fire_loaded(uow: UnitOfWork, actor: Actor, inv: Row[Any], trigger: T) -> Row
             f"allowed: {', '.join(allowed) if allowed else 'none'}",
             code="invalid_transition",
         )
-    inv = apply(uow, actor, inv, row)
-    return advance(uow, actor, inv)
+    inv = apply(uow, actor, inv, row, lines)
+    return advance(uow, actor, inv, lines)
 
 
-def advance(uow: UnitOfWork, actor: Actor, inv: Row[Any]) -> Row[Any]:
-    """Fire ``next`` for as long as the table allows it: stop at a hold point or a final state."""
+def advance(uow: UnitOfWork, actor: Actor, inv: Row[Any], lines: Sequence[Any] | None = None) -> Row[Any]:
+    """Fire ``next`` for as long as the table allows it: stop at a hold point or a final state.
+
+    Transitions never change lines, so they are read once for the whole walk.
+    """
+    if lines is None:
+        lines = invoices.stored_lines(uow, inv.id)
     for _ in range(MAX_STEPS):
-        row = lifecycle.find(S(inv.extended_status), T.NEXT, facts(uow, inv))
+        row = lifecycle.find(S(inv.extended_status), T.NEXT, facts(uow, inv, line_count=len(lines)))
         if row is None:
             break
-        inv = apply(uow, actor, inv, row)
+        inv = apply(uow, actor, inv, row, lines)
     return _schedule(uow, inv)
 
 
@@ -104,16 +111,14 @@ def _schedule(uow: UnitOfWork, inv: Row[Any]) -> Row[Any]:
     return inv
 
 
-def _on_enter(uow: UnitOfWork, inv: Row[Any], row: Transition) -> dict[str, Any]:
+def _on_enter(uow: UnitOfWork, inv: Row[Any], row: Transition, line_count: int) -> dict[str, Any]:
     """Data a state sets when it is entered."""
     target, now, wf = row.target, uow.now, inv.workflow
     values: dict[str, Any] = {}
     if row.reset_draft_sync:
         values["draft_synced_at"] = None
     if target == S.DRAFT_VALIDATING:
-        count = uow.conn.execute(
-            select(func.count()).select_from(invoice_lines).where(invoice_lines.c.invoice_id == inv.id)
-        ).scalar_one()
+        count = line_count
         values["validation_issues"] = [
             {"id": new_id(), "component": "billhook", "createdAt": iso(now), "updatedAt": iso(now)} | asdict(i)
             for i in validate(inv.total, count)
@@ -137,25 +142,33 @@ def _on_enter(uow: UnitOfWork, inv: Row[Any], row: Transition) -> dict[str, Any]
 _EVENTS_ON_ENTER = {S.PAID: "invoice.paid", S.OVERDUE: "invoice.overdue"}
 
 
-def apply(uow: UnitOfWork, actor: Actor, inv: Row[Any], row: Transition) -> Row[Any]:
+def apply(
+    uow: UnitOfWork, actor: Actor, inv: Row[Any], row: Transition, lines: Sequence[Any] | None = None
+) -> Row[Any]:
     """Take one transition: save it, record it, and emit its events, all in this transaction."""
-    values = _on_enter(uow, inv, row) | {
+    if lines is None:
+        lines = invoices.stored_lines(uow, inv.id)
+    values = _on_enter(uow, inv, row, len(lines)) | {
         "status": row.target.short,
         "extended_status": row.target.value,
         "updated_at": uow.now,
         "version": inv.version + 1,
     }
-    result = uow.conn.execute(
-        update(invoices_t).where(invoices_t.c.id == inv.id, invoices_t.c.version == inv.version).values(values)
-    )
-    if result.rowcount != 1:
+    updated = uow.conn.execute(
+        update(invoices_t)
+        .where(invoices_t.c.id == inv.id, invoices_t.c.version == inv.version)
+        .values(values)
+        .returning(*invoices_t.c)
+    ).first()
+    if updated is None:
         raise Conflict("the invoice changed meanwhile; try again", code="concurrent_update")
+    inv = updated
     uow.conn.execute(
         insert(invoice_transitions).values(
             id=new_id(),
             namespace=inv.namespace,
             invoice_id=inv.id,
-            seq=inv.version + 1,
+            seq=inv.version,
             from_status=row.source.value,
             to_status=row.target.value,
             trigger=row.trigger.value,
@@ -163,8 +176,7 @@ def apply(uow: UnitOfWork, actor: Actor, inv: Row[Any], row: Transition) -> Row[
             at=uow.now,
         )
     )
-    inv = invoices.load(uow, inv.id)
-    data = view(uow, inv)
+    data = invoices.view(uow, inv, facts=facts(uow, inv, line_count=len(lines)), lines=lines)
     if row.source == S.GATHERING and row.target != S.DELETED:
         outbox.record(uow, inv.namespace, "invoice.created", inv.id, data)
     outbox.record(uow, inv.namespace, "invoice.updated", inv.id, data)
@@ -183,5 +195,6 @@ def record_edit(uow: UnitOfWork, actor: Actor, inv: Row[Any]) -> Row[Any]:
         raise Conflict(f"the invoice is {state.value} and can no longer change", code="invoice-immutable")
     if state == S.GATHERING:
         return inv
-    inv = apply(uow, actor, inv, row)
-    return advance(uow, actor, inv)
+    lines = invoices.stored_lines(uow, inv.id)
+    inv = apply(uow, actor, inv, row, lines)
+    return advance(uow, actor, inv, lines)
