@@ -62,23 +62,34 @@ def proration(period: Period, full: Period) -> Decimal:
         return Decimal(period.seconds()) / Decimal(full.seconds())
 
 
+def recurring_lines(rules: PlanRules, period: Period, full: Period, term: str) -> list[LineDraft]:
+    """The plan's recurring charges with ``paymentTerm == term`` for ``period``, prorated to its share."""
+    share = proration(period, full)
+    kind: LineKind = "advance" if term == "in_advance" else "arrears"
+    lines = []
+    for c in rules.charges:
+        if c.price.payment_term != term:
+            continue
+        with localcontext(WIDE):
+            amount = round_money(c.price.amount * share, rules.currency)
+        lines.append(
+            LineDraft(
+                kind=kind,
+                key=c.key,
+                name=c.name,
+                period=period,
+                invoice_at=period.start if term == "in_advance" else period.end,
+                quantity=Decimal(1),
+                amount=amount,
+                price=c.price,
+            )
+        )
+    return lines
+
+
 def advance_lines(rules: PlanRules, period: Period, full: Period) -> list[LineDraft]:
     """Recurring charges billed in advance for ``period``, on the invoice that opens it."""
-    share = proration(period, full)
-    return [
-        LineDraft(
-            kind="advance",
-            key=c.key,
-            name=c.name,
-            period=period,
-            invoice_at=period.start,
-            quantity=Decimal(1),
-            amount=round_money(c.price.amount * share, rules.currency),
-            price=c.price,
-        )
-        for c in rules.charges
-        if c.price.payment_term == "in_advance"
-    ]
+    return recurring_lines(rules, period, full, "in_advance")
 
 
 def usage_line(item: TrackedItem, quantity: Decimal, period: Period, currency: str) -> LineDraft | None:
@@ -115,21 +126,7 @@ def arrears_lines(
     """What the invoice closing ``period`` bills for it. A trial bills no usage or fees."""
     lines: list[LineDraft] = []
     if not trial:
-        share = proration(period, full)
-        lines.extend(
-            LineDraft(
-                kind="arrears",
-                key=c.key,
-                name=c.name,
-                period=period,
-                invoice_at=period.end,
-                quantity=Decimal(1),
-                amount=round_money(c.price.amount * share, rules.currency),
-                price=c.price,
-            )
-            for c in rules.charges
-            if c.price.payment_term == "in_arrears"
-        )
+        lines.extend(recurring_lines(rules, period, full, "in_arrears"))
         for item in rules.items:
             line = usage_line(item, quantities.get(item.key, ZERO), period, rules.currency)
             if line is not None:
