@@ -33,30 +33,45 @@ def subscribers(uow: UnitOfWork, namespace: str, type_: str) -> list[str]:
 
 
 def record(uow: UnitOfWork, namespace: str, type_: str, subject_id: str | None, data: dict[str, Any]) -> str:
-    if type_ not in CATALOG:
-        raise ValueError(f"unknown event type {type_!r}")
-    event_id = new_id()
-    uow.conn.execute(
-        insert(events).values(
-            id=event_id, namespace=namespace, type=type_, subject_id=subject_id, occurred_at=uow.now, data=data
+    return record_many(uow, namespace, [(type_, subject_id, data)])[0]
+
+
+def record_many(uow: UnitOfWork, namespace: str, items: list[tuple[str, str | None, dict[str, Any]]]) -> list[str]:
+    """Write events (in order) and their deliveries with one statement each."""
+    rows: list[dict[str, Any]] = []
+    deliveries: list[dict[str, Any]] = []
+    for type_, subject_id, data in items:
+        if type_ not in CATALOG:
+            raise ValueError(f"unknown event type {type_!r}")
+        event_id = new_id()
+        rows.append(
+            {
+                "id": event_id,
+                "namespace": namespace,
+                "type": type_,
+                "subject_id": subject_id,
+                "occurred_at": uow.now,
+                "data": data,
+            }
         )
-    )
-    rows = [
-        {
-            "id": new_id(),
-            "namespace": namespace,
-            "endpoint_id": endpoint_id,
-            "event_id": event_id,
-            "event_type": type_,
-            "subject_id": subject_id,
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": uow.now,
-            "created_at": uow.now,
-            "updated_at": uow.now,
-        }
-        for endpoint_id in subscribers(uow, namespace, type_)
-    ]
+        deliveries.extend(
+            {
+                "id": new_id(),
+                "namespace": namespace,
+                "endpoint_id": endpoint_id,
+                "event_id": event_id,
+                "event_type": type_,
+                "subject_id": subject_id,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": uow.now,
+                "created_at": uow.now,
+                "updated_at": uow.now,
+            }
+            for endpoint_id in subscribers(uow, namespace, type_)
+        )
     if rows:
-        uow.conn.execute(insert(webhook_deliveries), rows)
-    return event_id
+        uow.conn.execute(insert(events), rows)
+    if deliveries:
+        uow.conn.execute(insert(webhook_deliveries), deliveries)
+    return [str(r["id"]) for r in rows]

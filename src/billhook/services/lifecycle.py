@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Row, func, insert, select, update
@@ -63,9 +63,9 @@ def fire(uow: UnitOfWork, actor: Actor, invoice_id: str, trigger: T) -> Row[Any]
 
 def fire_loaded(uow: UnitOfWork, actor: Actor, inv: Row[Any], trigger: T) -> Row[Any]:
     """``fire`` for an invoice the caller has just read under its customer's lock."""
+    walk = Walk(uow, actor, inv)
     state = S(inv.extended_status)
-    lines = invoices.stored_lines(uow, inv.id)
-    f = facts(uow, inv, line_count=len(lines))
+    f = walk.facts()
     row = lifecycle.find(state, trigger, f)
     if row is None:
         allowed = [t.value for t in lifecycle.allowed_triggers(state, f) if t != T.NEXT]
@@ -74,41 +74,132 @@ def fire_loaded(uow: UnitOfWork, actor: Actor, inv: Row[Any], trigger: T) -> Row
             f"allowed: {', '.join(allowed) if allowed else 'none'}",
             code="invalid_transition",
         )
-    inv = apply(uow, actor, inv, row, lines)
-    return advance(uow, actor, inv, lines)
+    walk.step(row)
+    return walk.advance()
 
 
-def advance(uow: UnitOfWork, actor: Actor, inv: Row[Any], lines: Sequence[Any] | None = None) -> Row[Any]:
-    """Fire ``next`` for as long as the table allows it: stop at a hold point or a final state.
-
-    Transitions never change lines, so they are read once for the whole walk.
-    """
-    if lines is None:
-        lines = invoices.stored_lines(uow, inv.id)
-    for _ in range(MAX_STEPS):
-        row = lifecycle.find(S(inv.extended_status), T.NEXT, facts(uow, inv, line_count=len(lines)))
-        if row is None:
-            break
-        inv = apply(uow, actor, inv, row, lines)
-    return _schedule(uow, inv)
+def advance(uow: UnitOfWork, actor: Actor, inv: Row[Any]) -> Row[Any]:
+    """Fire ``next`` for as long as the table allows it: stop at a hold point or a final state."""
+    return Walk(uow, actor, inv).advance()
 
 
-def _schedule(uow: UnitOfWork, inv: Row[Any]) -> Row[Any]:
-    """Store when the worker must look at the invoice again, or NULL when it waits for someone else."""
+def record_edit(uow: UnitOfWork, actor: Actor, inv: Row[Any]) -> Row[Any]:
+    """An edit to a draft: fire ``update`` (it stays, or goes back to validating) and advance."""
     state = S(inv.extended_status)
-    at: datetime | None = None
+    walk = Walk(uow, actor, inv)
+    row = lifecycle.find(state, T.UPDATE, walk.facts())
+    if row is None:
+        raise Conflict(f"the invoice is {state.value} and can no longer change", code="invoice-immutable")
+    if state == S.GATHERING:
+        return inv
+    walk.step(row)
+    return walk.advance()
+
+
+class Walk:
+    """One invoice's transitions in this transaction, taken in memory and written together.
+
+    Every transition is still recorded (history row, ``invoice.updated`` event with the invoice as
+    it was after that step), in the same database transaction as the change; only the number of
+    statements shrinks: one UPDATE of the invoice (guarded by its version), one INSERT of the
+    history, one of the events. Transitions never change lines, so they are read once.
+    """
+
+    def __init__(self, uow: UnitOfWork, actor: Actor, inv: Row[Any]) -> None:
+        self.uow = uow
+        self.actor = actor
+        self.start_version = inv.version
+        self.inv: Any = SimpleNamespace(**inv._mapping)
+        self.changes: dict[str, Any] = {}
+        self.history: list[dict[str, Any]] = []
+        self.events: list[tuple[str, str | None, dict[str, Any]]] = []
+        self.lines = invoices.stored_lines(uow, inv.id)
+
+    def facts(self) -> Facts:
+        return facts(self.uow, self.inv, line_count=len(self.lines))
+
+    def step(self, row: Transition) -> None:
+        uow, inv = self.uow, self.inv
+        values = _on_enter(uow, inv, row, len(self.lines)) | {
+            "status": row.target.short,
+            "extended_status": row.target.value,
+            "updated_at": uow.now,
+            "version": inv.version + 1,
+        }
+        self.changes.update(values)
+        for key, value in values.items():
+            setattr(inv, key, value)
+        self.history.append(
+            {
+                "id": new_id(),
+                "namespace": inv.namespace,
+                "invoice_id": inv.id,
+                "seq": inv.version,
+                "from_status": row.source.value,
+                "to_status": row.target.value,
+                "trigger": row.trigger.value,
+                "actor": self.actor.name,
+                "at": uow.now,
+            }
+        )
+        data = invoices.view(uow, inv, facts=self.facts(), lines=self.lines)
+        if row.source == S.GATHERING and row.target != S.DELETED:
+            self.events.append(("invoice.created", inv.id, data))
+        self.events.append(("invoice.updated", inv.id, data))
+        if row.target in _EVENTS_ON_ENTER:
+            self.events.append((_EVENTS_ON_ENTER[row.target], inv.id, data))
+        if row.target == S.DRAFT_OUTSTANDING and row.source != S.DRAFT_OUTSTANDING:
+            self._write_events()  # the billable hook comes after the invoice's own events
+            billable.announce(uow, inv, data)
+
+    def advance(self) -> Row[Any]:
+        for _ in range(MAX_STEPS):
+            row = lifecycle.find(S(self.inv.extended_status), T.NEXT, self.facts())
+            if row is None:
+                break
+            self.step(row)
+        return self.finish()
+
+    def _write_events(self) -> None:
+        if self.events:
+            outbox.record_many(self.uow, self.inv.namespace, self.events)
+            self.events = []
+
+    def finish(self) -> Row[Any]:
+        """Write what the walk did, and when the worker must look at the invoice next."""
+        at = _next_look(self.uow, self.inv)
+        if at != self.inv.next_action_at:
+            self.changes["next_action_at"] = at
+        uow = self.uow
+        if not self.changes:
+            return invoices.load(uow, self.inv.id)
+        updated = uow.conn.execute(
+            update(invoices_t)
+            .where(invoices_t.c.id == self.inv.id, invoices_t.c.version == self.start_version)
+            .values(self.changes)
+            .returning(*invoices_t.c)
+        ).first()
+        if updated is None:
+            raise Conflict("the invoice changed meanwhile; try again", code="concurrent_update")
+        if self.history:
+            uow.conn.execute(insert(invoice_transitions), self.history)
+        self._write_events()
+        self.changes, self.history, self.start_version = {}, [], updated.version
+        return updated
+
+
+def _next_look(uow: UnitOfWork, inv: Any) -> datetime | None:
+    """When the worker must look at the invoice again, or None when it waits for someone else."""
+    state = S(inv.extended_status)
     if state == S.DRAFT_WAITING_AUTO_APPROVAL:
-        at = inv.draft_until
-    elif state == S.DRAFT_OUTSTANDING:
-        at = billable.hold(uow, inv).release_at
-    elif state in (S.PAYMENT_PENDING, S.PAYMENT_FAILED, S.PAYMENT_ACTION_REQUIRED):
-        at = inv.due_at
-    elif state == S.GATHERING:
-        at = inv.next_action_at  # manual lines fall due at their invoiceAt; subscriptions keep their own schedule
-    if at != inv.next_action_at:
-        uow.conn.execute(update(invoices_t).where(invoices_t.c.id == inv.id).values(next_action_at=at))
-        inv = invoices.load(uow, inv.id)
-    return inv
+        return inv.draft_until  # type: ignore[no-any-return]
+    if state == S.DRAFT_OUTSTANDING:
+        return billable.hold(uow, inv).release_at
+    if state in (S.PAYMENT_PENDING, S.PAYMENT_FAILED, S.PAYMENT_ACTION_REQUIRED):
+        return inv.due_at  # type: ignore[no-any-return]
+    if state == S.GATHERING:
+        return inv.next_action_at  # type: ignore[no-any-return]  # manual lines fall due at their invoiceAt
+    return None
 
 
 def _on_enter(uow: UnitOfWork, inv: Row[Any], row: Transition, line_count: int) -> dict[str, Any]:
@@ -140,61 +231,3 @@ def _on_enter(uow: UnitOfWork, inv: Row[Any], row: Transition, line_count: int) 
 
 
 _EVENTS_ON_ENTER = {S.PAID: "invoice.paid", S.OVERDUE: "invoice.overdue"}
-
-
-def apply(
-    uow: UnitOfWork, actor: Actor, inv: Row[Any], row: Transition, lines: Sequence[Any] | None = None
-) -> Row[Any]:
-    """Take one transition: save it, record it, and emit its events, all in this transaction."""
-    if lines is None:
-        lines = invoices.stored_lines(uow, inv.id)
-    values = _on_enter(uow, inv, row, len(lines)) | {
-        "status": row.target.short,
-        "extended_status": row.target.value,
-        "updated_at": uow.now,
-        "version": inv.version + 1,
-    }
-    updated = uow.conn.execute(
-        update(invoices_t)
-        .where(invoices_t.c.id == inv.id, invoices_t.c.version == inv.version)
-        .values(values)
-        .returning(*invoices_t.c)
-    ).first()
-    if updated is None:
-        raise Conflict("the invoice changed meanwhile; try again", code="concurrent_update")
-    inv = updated
-    uow.conn.execute(
-        insert(invoice_transitions).values(
-            id=new_id(),
-            namespace=inv.namespace,
-            invoice_id=inv.id,
-            seq=inv.version,
-            from_status=row.source.value,
-            to_status=row.target.value,
-            trigger=row.trigger.value,
-            actor=actor.name,
-            at=uow.now,
-        )
-    )
-    data = invoices.view(uow, inv, facts=facts(uow, inv, line_count=len(lines)), lines=lines)
-    if row.source == S.GATHERING and row.target != S.DELETED:
-        outbox.record(uow, inv.namespace, "invoice.created", inv.id, data)
-    outbox.record(uow, inv.namespace, "invoice.updated", inv.id, data)
-    if row.target == S.DRAFT_OUTSTANDING and row.source != S.DRAFT_OUTSTANDING:
-        billable.announce(uow, inv, data)
-    if row.target in _EVENTS_ON_ENTER:
-        outbox.record(uow, inv.namespace, _EVENTS_ON_ENTER[row.target], inv.id, data)
-    return inv
-
-
-def record_edit(uow: UnitOfWork, actor: Actor, inv: Row[Any]) -> Row[Any]:
-    """An edit to a draft: fire ``update`` (it stays, or goes back to validating) and advance."""
-    state = S(inv.extended_status)
-    row = lifecycle.find(state, T.UPDATE, facts(uow, inv))
-    if row is None:
-        raise Conflict(f"the invoice is {state.value} and can no longer change", code="invoice-immutable")
-    if state == S.GATHERING:
-        return inv
-    lines = invoices.stored_lines(uow, inv.id)
-    inv = apply(uow, actor, inv, row, lines)
-    return advance(uow, actor, inv, lines)
