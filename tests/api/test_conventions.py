@@ -338,3 +338,17 @@ def test_test_clock_reads_and_moves_forward_only(api: Api) -> None:
     problem(api.post("/test-clock/advance", {"by": "P99999Y"}), 400, field="by")
     problem(api.post("/test-clock/advance", {"to": "2026-06-01T00:00:00"}), 400, field="to")
     assert api.ok(api.get("/test-clock"))["now"] == "2026-04-30T22:00:00Z"
+
+
+def test_nul_characters_are_refused_naming_the_field(api: Api) -> None:
+    """PostgreSQL cannot store NUL: every lane refuses it up front, naming where it was."""
+    before = api.ok(api.get("/customers"))["totalCount"]
+    r = api.post("/customers", {"name": "Acme\x00Ltd", "metadata": {"k": "v"}})
+    assert r.status_code == 400, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["errors"] == [{"field": "name", "message": "must not contain NUL characters"}]
+    r = api.post("/subscriptions", {"customerId": "x\x00", "plan": "team"})
+    assert r.json()["errors"][0]["field"] == "customerId"
+    assert api.get("/customers/acme%00").status_code == 400
+    assert api.get("/customers?page=1&includeDeleted=%00").status_code == 400
+    assert api.ok(api.get("/customers"))["totalCount"] == before

@@ -21,6 +21,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import func, select
 
 from billhook.config import Settings
@@ -320,3 +321,17 @@ def worker_name(proc: Proc) -> str | None:
         if len(words) >= 4 and words[0] == "worker" and words[2:4] == ["running", "on"]:
             return words[1]
     return None
+
+
+def ready(base: str) -> bool:
+    """The server at ``base`` answers /readyz."""
+    try:
+        return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def first_line(proc: Proc) -> str | None:
+    """The first complete line a process printed (billhook serve's first API key)."""
+    out = proc.out()
+    return out.split("\n", 1)[0] if "\n" in out else None

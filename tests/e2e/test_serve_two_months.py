@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import TEAM_PLAN
-from tests.e2e.support import Proc, clean_env, free_port, run_cli, spawn, stop, wait_for
+from tests.e2e.support import Proc, clean_env, first_line, free_port, ready, run_cli, spawn, stop, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -27,18 +27,6 @@ def _env(db_url: str) -> dict[str, str]:
     return clean_env() if db_url.startswith("sqlite") else clean_env(BILLHOOK_DATABASE_URL=db_url)
 
 
-def _ready(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-def _first_line(proc: Proc) -> str | None:
-    out = proc.out()
-    return out.split("\n", 1)[0] if "\n" in out else None
-
-
 @contextmanager
 def serving(db_url: str, cwd: Path, label: str) -> Iterator[tuple[Proc, str]]:
     port = free_port()
@@ -46,7 +34,7 @@ def serving(db_url: str, cwd: Path, label: str) -> Iterator[tuple[Proc, str]]:
     proc = spawn(args, env=_env(db_url), cwd=cwd, label=label)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: _ready(base), timeout=60, what="/readyz", procs=[proc])
+        wait_for(lambda: ready(base), timeout=60, what="/readyz", procs=[proc])
         yield proc, base
     finally:
         stop(proc)
@@ -72,7 +60,7 @@ class Client:
 def test_serve_two_months_over_http(db_url: str, tmp_path: Path) -> None:
     with serving(db_url, tmp_path, "serve") as (proc, base):
         # the key is the first line on stdout (the worker's structured log lines follow it there)
-        key = wait_for(lambda: _first_line(proc), timeout=30, what="the first API key")
+        key = wait_for(lambda: first_line(proc), timeout=30, what="the first API key")
         assert key.startswith("bh_") and " " not in key, proc.out()
         if db_url.startswith("sqlite"):
             assert (tmp_path / "billhook.db").is_file()
@@ -121,7 +109,7 @@ def test_serve_two_months_over_http(db_url: str, tmp_path: Path) -> None:
         assert Client(base, key + "x").call("GET", "/customers", status=401)["status"] == 401
 
         assert stop(proc) == 0, proc.describe()
-        assert "worker.stopped" in proc.out(), "the in-process worker was not stopped before exit"
+        assert "worker.stopped" in proc.err(), "the in-process worker was not stopped before exit"
 
     # a restart prints no new key; the data, the keys and the test clock's time survive it
     with serving(db_url, tmp_path, "restart") as (again, base):

@@ -20,7 +20,7 @@ import pytest
 from corehttp.runtime.policies import SansIOHTTPPolicy
 
 from tests.conftest import postgres_database
-from tests.e2e.support import Proc, clean_env, free_port, spawn, stop, wait_for
+from tests.e2e.support import Proc, clean_env, first_line, free_port, ready, spawn, stop, wait_for
 from tests.sdk.strict import check
 
 CLOCK_START = "2026-03-30T12:00:00Z"
@@ -130,18 +130,6 @@ class Server:
         return r.json()
 
 
-def _ready(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-def _first_line(proc: Proc) -> str | None:
-    out = proc.out()
-    return out.split("\n", 1)[0] if "\n" in out else None
-
-
 def _serve(cwd: Path, env: dict[str, str]) -> Iterator[Server]:
     port = free_port()
     # no worker: pending lines due now would otherwise be invoiced by it, racing "invoice now"; every step
@@ -150,8 +138,8 @@ def _serve(cwd: Path, env: dict[str, str]) -> Iterator[Server]:
     proc = spawn(args, env=env, cwd=cwd, label="serve")
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: _ready(base), timeout=60, what="/readyz", procs=[proc])
-        key = wait_for(lambda: _first_line(proc), timeout=30, what="the first API key", procs=[proc])
+        wait_for(lambda: ready(base), timeout=60, what="/readyz", procs=[proc])
+        key = wait_for(lambda: first_line(proc), timeout=30, what="the first API key", procs=[proc])
         assert key.startswith("bh_"), proc.describe()
         server = Server(base, key, proc)
         yield server

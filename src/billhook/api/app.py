@@ -22,6 +22,7 @@ from billhook.api.routes import (
     system,
     webhooks,
 )
+from billhook.api.text_guard import TextGuardMiddleware
 from billhook.runtime import Runtime
 
 API_PREFIX = "/api/v1"
@@ -41,6 +42,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     problems.install(app)
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(TextGuardMiddleware)  # outermost: before idempotency and the routes
     api = APIRouter(prefix=API_PREFIX)
     for module in (customers, plans, subscriptions, invoices, billing, apps, custom_invoicing, webhooks, system):
         api.include_router(module.router)
