@@ -352,3 +352,11 @@ def test_nul_characters_are_refused_naming_the_field(api: Api) -> None:
     assert api.get("/customers/acme%00").status_code == 400
     assert api.get("/customers?page=1&includeDeleted=%00").status_code == 400
     assert api.ok(api.get("/customers"))["totalCount"] == before
+
+
+def test_dashboard_assets_are_served_whole(api: Api) -> None:
+    """Request guards that read the body first must not cut streamed responses short."""
+    script = api.client.get("/static/app.js")
+    assert script.status_code == 200
+    assert "data-confirm" in script.text
+    assert "chart" in api.client.get("/static/style.css").text

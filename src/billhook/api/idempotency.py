@@ -35,7 +35,7 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         body = await _read_body(receive)
-        replay = _replayer(body)
+        replay = _replayer(body, receive)
         if len(key) > MAX_KEY:
             message = f"at most {MAX_KEY} characters"
             errors = [{"field": "Idempotency-Key", "message": message}]
@@ -98,17 +98,18 @@ async def _read_body(receive: Receive) -> bytes:
     return b"".join(chunks)
 
 
-def _replayer(body: bytes) -> Receive:
+def _replayer(body: bytes, receive: Receive) -> Receive:
+    """The body read up front, then the real channel (so a disconnect is seen only when it happens)."""
     sent = False
 
-    async def receive() -> Message:
+    async def replay() -> Message:
         nonlocal sent
         if not sent:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
-        return {"type": "http.disconnect"}
+        return await receive()
 
-    return receive
+    return replay
 
 
 async def _send_stored(send: Send, stored: idempotency.Stored) -> None:

@@ -76,6 +76,7 @@ class TextGuardMiddleware:
             return
 
         async def replay() -> Message:
-            return messages.pop(0) if messages else {"type": "http.disconnect"}
+            # the body we read first, then the real channel (a disconnect arrives only when it happens)
+            return messages.pop(0) if messages else await receive()
 
         await self.app(scope, replay, send)
