@@ -40,6 +40,7 @@ class Runtime:
             self.uows,
             name=name,
             batch_size=s.worker_batch_size,
+            chunk_size=s.worker_chunk_size,
             lease=s.worker_lease,
             poll_interval=s.worker_poll_interval,
             allow_private_webhooks=s.allow_private_webhooks,

@@ -1,7 +1,7 @@
 """A worker killed with SIGKILL in the middle of a batch: its leases expire, a second worker takes over.
 
-The first worker claims a batch of 50 and is killed right after its first subscription commits,
-so most of its batch is leased to a dead process. Once the 2 s leases run out the second worker
+The first worker claims a batch of 50 and is killed right after its first chunk of 5 commits, so
+most of its batch is leased to a dead process. Once the 2 s leases run out the second worker
 finishes the work: every period invoiced exactly once, none missing, all paid, numbers gap-free.
 """
 
@@ -37,7 +37,9 @@ pytestmark = pytest.mark.slow
 
 def test_a_killed_worker_loses_nothing_and_duplicates_nothing(db_url: str, tmp_path: Path) -> None:
     f = fleet(db_url, N)
-    env = worker_env(db_url, BILLHOOK_WORKER_BATCH_SIZE="50", BILLHOOK_WORKER_LEASE_SECONDS="2")
+    env = worker_env(
+        db_url, BILLHOOK_WORKER_BATCH_SIZE="50", BILLHOOK_WORKER_CHUNK_SIZE="5", BILLHOOK_WORKER_LEASE_SECONDS="2"
+    )
     procs: list[Proc] = []
     try:
         with running(procs):

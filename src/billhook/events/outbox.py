@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from billhook.events.catalog import CATALOG
 from billhook.ids import new_id
@@ -37,7 +37,7 @@ def record(uow: UnitOfWork, namespace: str, type_: str, subject_id: str | None, 
 
 
 def record_many(uow: UnitOfWork, namespace: str, items: list[tuple[str, str | None, dict[str, Any]]]) -> list[str]:
-    """Write events (in order) and their deliveries with one statement each."""
+    """Write events (in order) and their deliveries."""
     rows: list[dict[str, Any]] = []
     deliveries: list[dict[str, Any]] = []
     for type_, subject_id, data in items:
@@ -70,8 +70,6 @@ def record_many(uow: UnitOfWork, namespace: str, items: list[tuple[str, str | No
             }
             for endpoint_id in subscribers(uow, namespace, type_)
         )
-    if rows:
-        uow.conn.execute(insert(events), rows)
-    if deliveries:
-        uow.conn.execute(insert(webhook_deliveries), deliveries)
+    uow.append(events, rows)  # written with the transaction (see store.appends)
+    uow.append(webhook_deliveries, deliveries)
     return [str(r["id"]) for r in rows]

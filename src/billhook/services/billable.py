@@ -32,11 +32,19 @@ class Hold:
     failed: int
 
 
+def announces(uow: UnitOfWork, inv: Any) -> bool:
+    """Whether ``announce`` has anyone to tell: a subscription's closed period (not the opening
+    invoice), and an endpoint that receives ``subscription.billable``."""
+    return (
+        inv.kind == "period"
+        and inv.subscription_id is not None
+        and bool(outbox.subscribers(uow, inv.namespace, BILLABLE))
+    )
+
+
 def announce(uow: UnitOfWork, inv: Row[Any], invoice_view: dict[str, Any]) -> None:
-    """Tell the listeners that a subscription's closed period is billable (not for the opening invoice)."""
-    if inv.kind != "period" or inv.subscription_id is None:
-        return
-    if not outbox.subscribers(uow, inv.namespace, BILLABLE):
+    """Tell the listeners that a subscription's closed period is billable."""
+    if not announces(uow, inv):
         return
     # imported here: the subscription views import the period engine, which imports the lifecycle
     from billhook.services import customers as customer_service
@@ -52,12 +60,30 @@ def announce(uow: UnitOfWork, inv: Row[Any], invoice_view: dict[str, Any]) -> No
     outbox.record(uow, inv.namespace, BILLABLE, inv.id, data)
 
 
-def hold(uow: UnitOfWork, inv: Row[Any]) -> Hold:
-    rows = uow.conn.execute(
-        select(webhook_deliveries.c.status, webhook_deliveries.c.succeeded_at, webhook_deliveries.c.failed_at).where(
-            webhook_deliveries.c.subject_id == inv.id, webhook_deliveries.c.event_type == BILLABLE
+_DELIVERY = (webhook_deliveries.c.status, webhook_deliveries.c.succeeded_at, webhook_deliveries.c.failed_at)
+
+
+def prefetch(uow: UnitOfWork, invoice_ids: list[str]) -> None:
+    """The billable deliveries of these invoices, one statement for all, for ``hold`` to take once."""
+    found: dict[str, list[Any]] = {i: [] for i in invoice_ids}
+    if invoice_ids:
+        q = select(webhook_deliveries.c.subject_id, *_DELIVERY).where(
+            webhook_deliveries.c.subject_id.in_(invoice_ids), webhook_deliveries.c.event_type == BILLABLE
         )
-    ).all()
+        for r in uow.conn.execute(q):
+            found[r.subject_id].append(r)
+    for invoice_id, rows in found.items():
+        uow.memo[("billable_deliveries", invoice_id)] = rows
+
+
+def hold(uow: UnitOfWork, inv: Row[Any]) -> Hold:
+    rows: Any = uow.memo.pop(("billable_deliveries", inv.id), None)
+    if rows is None:
+        rows = uow.conn.execute(
+            select(*_DELIVERY).where(
+                webhook_deliveries.c.subject_id == inv.id, webhook_deliveries.c.event_type == BILLABLE
+            )
+        ).all()
     if not rows:
         return Hold(True, None, 0, 0, 0)
     pending = sum(1 for r in rows if r.status == "pending")

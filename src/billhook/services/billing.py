@@ -8,19 +8,20 @@ gathering invoice opens with the licensed quantities carried over.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 
 from billhook.domain.catalog import CustomCharge, PlanRules
 from billhook.domain.invoicing import LineDraft, advance_lines, arrears_lines, totals
 from billhook.domain.lifecycle import S, T
 from billhook.domain.periods import Period, boundary, index_at, period_containing
 from billhook.events import outbox
-from billhook.services import invoices, lifecycle, plans
+from billhook.services import billable, invoices, lifecycle, plans, profiles
 from billhook.services.common import Actor
 from billhook.store.schema import custom_charges, item_quantities, subscriptions
 from billhook.store.schema import invoices as invoices_t
@@ -31,7 +32,56 @@ CATCH_UP_LIMIT = 400  # periods closed in one go when the clock jumped far ahead
 
 
 def plan_rules(uow: UnitOfWork, sub: Row[Any]) -> PlanRules:
-    return plans.rules(uow.conn.execute(select(plans_t).where(plans_t.c.id == sub.plan_id)).one())
+    key = ("plan_rules", sub.plan_id)
+    if key not in uow.memo:  # a plan's rules never change once it is used (a new version is a new plan)
+        uow.memo[key] = plans.rules(uow.conn.execute(select(plans_t).where(plans_t.c.id == sub.plan_id)).one())
+    return uow.memo[key]  # type: ignore[return-value]
+
+
+def prefetch(uow: UnitOfWork, subs: Sequence[Row[Any]]) -> None:
+    """Read ahead, for a chunk of subscriptions about to be processed, what closing each period would
+    read by itself: their plans, gathering invoices, quantities, custom charges, lines, customers and
+    profiles, a statement per table for the whole chunk. ``_take`` hands each out once."""
+    due = [s for s in subs if s.next_billing_at is not None and s.period_end <= uow.now and s.opened_at is not None]
+    if not due:
+        return
+    for row in uow.conn.execute(select(plans_t).where(plans_t.c.id.in_({s.plan_id for s in due}))):
+        uow.memo.setdefault(("plan_rules", row.id), plans.rules(row))
+    wanted = {(s.id, s.period_start) for s in due}
+    found = [
+        inv
+        for inv in uow.conn.execute(
+            select(invoices_t).where(
+                invoices_t.c.subscription_id.in_([s.id for s in due]),
+                invoices_t.c.kind == "period",
+                invoices_t.c.period_start.in_({s.period_start for s in due}),
+            )
+        )
+        if (inv.subscription_id, inv.period_start) in wanted
+    ]
+    ids = [inv.id for inv in found]
+    qty: dict[str, dict[str, Decimal]] = {i: {} for i in ids}
+    for r in uow.conn.execute(select(item_quantities).where(item_quantities.c.invoice_id.in_(ids))):
+        qty[r.invoice_id][r.item_key] = r.quantity
+    extra: dict[str, list[CustomCharge]] = {i: [] for i in ids}
+    for r in uow.conn.execute(
+        select(custom_charges).where(custom_charges.c.invoice_id.in_(ids)).order_by(custom_charges.c.id)
+    ):
+        extra[r.invoice_id].append(_charge(r))
+    for inv in found:
+        uow.memo[("gathering", inv.subscription_id, inv.period_start)] = inv
+        uow.memo[("quantities", inv.id)] = qty[inv.id]
+        uow.memo[("charges", inv.id)] = extra[inv.id]
+    invoices.prefetch_lines(uow, ids)
+    billable.prefetch(uow, ids)
+    invoices.prefetch_customers(uow, {s.customer_id for s in due})
+    for namespace in {s.namespace for s in due}:
+        profiles.prefetch_in_force(uow, namespace, {s.customer_id for s in due if s.namespace == namespace})
+
+
+def _take(uow: UnitOfWork, key: tuple[Any, ...]) -> Any:
+    """What ``prefetch`` read for this key, once (a second look reads the database again)."""
+    return uow.memo.pop(key, None)
 
 
 def full_period(sub: Row[Any], rules: PlanRules, start: datetime) -> Period:
@@ -48,6 +98,9 @@ def in_trial(sub: Row[Any], period_end: datetime) -> bool:
 
 
 def gathering_invoice(uow: UnitOfWork, sub: Row[Any]) -> Row[Any]:
+    prefetched = _take(uow, ("gathering", sub.id, sub.period_start))
+    if prefetched is not None:
+        return prefetched  # type: ignore[no-any-return]
     return uow.conn.execute(
         select(invoices_t).where(
             invoices_t.c.subscription_id == sub.id,
@@ -58,6 +111,9 @@ def gathering_invoice(uow: UnitOfWork, sub: Row[Any]) -> Row[Any]:
 
 
 def quantities(uow: UnitOfWork, invoice_id: str) -> dict[str, Decimal]:
+    prefetched = _take(uow, ("quantities", invoice_id))
+    if prefetched is not None:
+        return prefetched  # type: ignore[no-any-return]
     rows = uow.conn.execute(
         select(item_quantities.c.item_key, item_quantities.c.quantity).where(item_quantities.c.invoice_id == invoice_id)
     )
@@ -65,10 +121,17 @@ def quantities(uow: UnitOfWork, invoice_id: str) -> dict[str, Decimal]:
 
 
 def charges(uow: UnitOfWork, invoice_id: str) -> list[CustomCharge]:
+    prefetched = _take(uow, ("charges", invoice_id))
+    if prefetched is not None:
+        return prefetched  # type: ignore[no-any-return]
     rows = uow.conn.execute(
         select(custom_charges).where(custom_charges.c.invoice_id == invoice_id).order_by(custom_charges.c.id)
     )
-    return [CustomCharge(r.id, r.charge_code, r.quantity, r.each_amount, r.description) for r in rows]
+    return [_charge(r) for r in rows]
+
+
+def _charge(r: Row[Any]) -> CustomCharge:
+    return CustomCharge(r.id, r.charge_code, r.quantity, r.each_amount, r.description)
 
 
 def arrears_for(uow: UnitOfWork, sub: Row[Any], rules: PlanRules, inv: Row[Any]) -> list[LineDraft]:
@@ -115,9 +178,7 @@ def open_subscription(uow: UnitOfWork, actor: Actor, sub: Row[Any]) -> None:
         currency=rules.currency,
         period=(period.start, period.end),
     )
-    inv = invoices.load(uow, invoice_id)
-    invoices.write_lines(uow, inv, lines)
-    inv = invoices.load(uow, invoice_id)
+    inv = invoices.write_lines(uow, invoices.load(uow, invoice_id), lines)
     lifecycle.fire_loaded(uow, actor, inv, T.INVOICE)
 
 
@@ -137,9 +198,10 @@ def close_period(uow: UnitOfWork, actor: Actor, sub: Row[Any], *, at: datetime |
     lines = arrears_for(uow, sub, rules, inv)
     if next_period is not None:
         lines += advance_lines(rules, next_period, full_period(sub, rules, next_period.start))
-    invoices.write_lines(uow, inv, lines)
-    inv = invoices.load(uow, inv.id)
-    lifecycle.advance(uow, actor, invoices.take_snapshot(uow, inv))
+    totals, written = invoices.replace_lines(uow, inv, lines)
+    # the workflow is snapshotted as the invoice leaves gathering: later profile changes don't touch it
+    snapshot = invoices.snapshot(uow, inv.namespace, inv.customer_id)
+    lifecycle.advance(uow, actor, inv, lines=written, changes=totals | snapshot)
 
     values: dict[str, Any] = {"updated_at": uow.now, "lease_owner": None, "lease_until": None}
     if next_period is None:
@@ -153,12 +215,17 @@ def close_period(uow: UnitOfWork, actor: Actor, sub: Row[Any], *, at: datetime |
             "next_billing_at": next_period.end,
             "status": "canceled" if sub.cancel_at is not None else "active",
         }
-    uow.conn.execute(update(subscriptions).where(subscriptions.c.id == sub.id).values(values))
-    return uow.conn.execute(select(subscriptions).where(subscriptions.c.id == sub.id)).one()
+    return uow.conn.execute(_UPDATE_SUBSCRIPTION, values | {"_id": sub.id}).one()
+
+
+# The columns it sets come with the parameters (one statement, compiled once per set of columns).
+_UPDATE_SUBSCRIPTION = update(subscriptions).where(subscriptions.c.id == bindparam("_id")).returning(*subscriptions.c)
 
 
 def _carry_licensed(uow: UnitOfWork, sub: Row[Any], rules: PlanRules, from_id: str, to_id: str) -> None:
     licensed = {i.key for i in rules.items if i.usage_type == "licensed"}
+    if not licensed:
+        return
     rows = [
         {"invoice_id": to_id, "item_key": k, "namespace": sub.namespace, "quantity": q, "updated_at": uow.now}
         for k, q in quantities(uow, from_id).items()
@@ -183,11 +250,12 @@ def process_due(uow: UnitOfWork, actor: Actor, sub: Row[Any]) -> int:
         next_at = sub.start_at
     else:
         next_at = sub.period_end
-    uow.conn.execute(
-        update(subscriptions)
-        .where(subscriptions.c.id == sub.id)
-        .values(next_billing_at=next_at, lease_owner=None, lease_until=None)
-    )
+    if (sub.next_billing_at, sub.lease_owner, sub.lease_until) != (next_at, None, None):
+        uow.conn.execute(
+            update(subscriptions)
+            .where(subscriptions.c.id == sub.id)
+            .values(next_billing_at=next_at, lease_owner=None, lease_until=None)
+        )
     return closed
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Row, delete, insert, select, update
@@ -35,7 +36,8 @@ def create(
     invoice_id = new_id()
     zero = round_money(ZERO, currency)
     uow.conn.execute(
-        insert(invoices).values(
+        insert(invoices),
+        dict(
             id=invoice_id,
             namespace=namespace,
             customer_id=customer_id,
@@ -58,7 +60,7 @@ def create(
             created_at=uow.now,
             updated_at=uow.now,
             version=1,
-        )
+        ),
     )
     return invoice_id
 
@@ -79,10 +81,12 @@ def snapshot(uow: UnitOfWork, namespace: str, customer_id: str) -> dict[str, Any
 
 def take_snapshot(uow: UnitOfWork, inv: Row[Any]) -> Row[Any]:
     """Snapshot the workflow as the invoice leaves gathering: later profile changes don't touch it."""
-    uow.conn.execute(
-        update(invoices).where(invoices.c.id == inv.id).values(snapshot(uow, inv.namespace, inv.customer_id))
-    )
-    return load(uow, inv.id)
+    return uow.conn.execute(
+        update(invoices)
+        .where(invoices.c.id == inv.id)
+        .values(snapshot(uow, inv.namespace, inv.customer_id))
+        .returning(*invoices.c)
+    ).one()
 
 
 def find(uow: UnitOfWork, namespace: str, invoice_id: str) -> Row[Any]:
@@ -99,11 +103,32 @@ def load(uow: UnitOfWork, invoice_id: str) -> Row[Any]:
 
 
 def stored_lines(uow: UnitOfWork, invoice_id: str) -> list[Row[Any]]:
+    prefetched = uow.memo.pop(("lines", invoice_id), None)
+    if prefetched is not None:
+        return prefetched  # type: ignore[return-value]
     return list(
         uow.conn.execute(
             select(invoice_lines).where(invoice_lines.c.invoice_id == invoice_id).order_by(invoice_lines.c.position)
         )
     )
+
+
+def prefetch_lines(uow: UnitOfWork, invoice_ids: Sequence[str]) -> None:
+    """The stored lines of these invoices, one statement for all, for ``stored_lines`` to hand out once."""
+    found: dict[str, list[Row[Any]]] = {i: [] for i in invoice_ids}
+    if invoice_ids:
+        q = select(invoice_lines).where(invoice_lines.c.invoice_id.in_(invoice_ids))
+        for r in uow.conn.execute(q.order_by(invoice_lines.c.invoice_id, invoice_lines.c.position)):
+            found[r.invoice_id].append(r)
+    for invoice_id, rows in found.items():
+        uow.memo[("lines", invoice_id)] = rows
+
+
+def prefetch_customers(uow: UnitOfWork, customer_ids: Collection[str]) -> None:
+    """The customers these invoices show, one statement for all, kept for the transaction (see ``view``)."""
+    if customer_ids:
+        for r in uow.conn.execute(select(customers).where(customers.c.id.in_(customer_ids))):
+            uow.memo[("customer", r.id)] = r
 
 
 def identity(kind: str, key: str, period_start: Any, custom_charge_id: str | None) -> str:
@@ -117,8 +142,20 @@ def _row_identity(r: Any) -> str:
 
 def write_lines(
     uow: UnitOfWork, inv: Row[Any], drafts: Sequence[LineDraft], *, keep: Sequence[str] = ("manual",)
-) -> Totals:
-    """Replace the invoice's computed lines with ``drafts`` and store the new totals.
+) -> Row[Any]:
+    """Replace the invoice's computed lines with ``drafts`` and store the new totals; returns the invoice."""
+    values, _ = replace_lines(uow, inv, drafts, keep=keep)
+    return uow.conn.execute(update(invoices).where(invoices.c.id == inv.id).values(values).returning(*invoices.c)).one()
+
+
+_NO_LINE = {c.name: None for c in invoice_lines.c}
+
+
+def replace_lines(
+    uow: UnitOfWork, inv: Row[Any], drafts: Sequence[LineDraft], *, keep: Sequence[str] = ("manual",)
+) -> tuple[dict[str, Any], list[Any]]:
+    """Replace the invoice's computed lines with ``drafts``; returns the invoice's new totals (column
+    values, for the caller to store) and its lines as they are now stored, in order.
 
     A line that stands again (same kind, key, period and custom charge) keeps its id, so external
     ids synced for it stay valid. Lines of a kind in ``keep`` and lines edited by hand are left as
@@ -163,25 +200,28 @@ def write_lines(
         )
     if rows:
         uow.conn.execute(insert(invoice_lines), rows)
-    return store_totals(uow, inv, [r.amount for r in kept] + [r["amount"] for r in rows])
+    written = [SimpleNamespace(**(_NO_LINE | r)) for r in rows]  # as stored (read back, they'd be equal)
+    values = totals_values(uow, inv, [r.amount for r in kept] + [r.amount for r in written])
+    return values, sorted(kept + written, key=lambda r: r.position)
 
 
-def store_totals(uow: UnitOfWork, inv: Row[Any], amounts: Sequence[Decimal]) -> Totals:
+def store_totals(uow: UnitOfWork, inv: Row[Any], amounts: Sequence[Decimal]) -> None:
+    """Store the totals of these line amounts."""
+    uow.conn.execute(update(invoices).where(invoices.c.id == inv.id).values(totals_values(uow, inv, amounts)))
+
+
+def totals_values(uow: UnitOfWork, inv: Row[Any], amounts: Sequence[Decimal]) -> dict[str, Any]:
+    """The invoice's total columns for these line amounts."""
     t = totals(amounts, inv.currency)
-    uow.conn.execute(
-        update(invoices)
-        .where(invoices.c.id == inv.id)
-        .values(
-            amount=t.amount,
-            charges_total=t.charges_total,
-            discounts_total=t.discounts_total,
-            credits_total=t.credits_total,
-            taxes_total=t.taxes_total,
-            total=t.total,
-            updated_at=uow.now,
-        )
-    )
-    return t
+    return {
+        "amount": t.amount,
+        "charges_total": t.charges_total,
+        "discounts_total": t.discounts_total,
+        "credits_total": t.credits_total,
+        "taxes_total": t.taxes_total,
+        "total": t.total,
+        "updated_at": uow.now,
+    }
 
 
 # ---------------------------------------------------------------------------------------- views
@@ -293,14 +333,18 @@ def view(
     facts: lifecycle.Facts,
     lines: Sequence[Any] | None = None,
     line_totals: Totals | None = None,
+    line_views: list[dict[str, Any]] | None = None,
+    totals: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The Invoice resource. ``lines`` and ``line_totals`` override stored ones (a gathering preview)."""
+    """The Invoice resource. ``lines`` and ``line_totals`` override stored ones (a gathering preview);
+    ``line_views`` and ``totals``: the lines and the totals already rendered."""
     state = lifecycle.S(inv.extended_status)
     key = ("customer", inv.customer_id)
     if key not in uow.memo:  # read once per transaction: an invoice's every transition shows it
         uow.memo[key] = uow.conn.execute(select(customers).where(customers.c.id == inv.customer_id)).one()
     cust: Any = uow.memo[key]
-    rows = stored_lines(uow, inv.id) if lines is None else lines
+    if line_views is None:
+        line_views = [line_view(r, inv) for r in (stored_lines(uow, inv.id) if lines is None else lines)]
     t = line_totals if line_totals is not None else stored_totals(inv)
     return {
         "id": inv.id,
@@ -344,8 +388,8 @@ def view(
                 "payment": {"id": inv.payment_app_id},
             },
         },
-        "lines": [line_view(r, inv) for r in rows],
-        "totals": totals_view(t, inv.currency),
+        "lines": line_views,
+        "totals": totals if totals is not None else totals_view(t, inv.currency),
         "validationIssues": inv.validation_issues,
         "externalIds": {"invoicing": inv.external_invoicing_id, "payment": inv.external_payment_id},
         "metadata": inv.metadata or {},

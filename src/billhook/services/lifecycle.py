@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, bindparam, func, select, update
 
 from billhook.domain import lifecycle
 from billhook.domain.invoicing import validate
@@ -24,7 +25,7 @@ from billhook.store.uow import UnitOfWork
 MAX_STEPS = 64
 
 
-def facts(uow: UnitOfWork, inv: Row[Any], *, line_count: int | None = None) -> Facts:
+def facts(uow: UnitOfWork, inv: Row[Any], *, line_count: int | None = None, hold: billable.Hold | None = None) -> Facts:
     wf = inv.workflow
     if line_count is None:
         line_count = uow.conn.execute(
@@ -38,7 +39,7 @@ def facts(uow: UnitOfWork, inv: Row[Any], *, line_count: int | None = None) -> F
         now=uow.now,
         period_ended=inv.period_end <= uow.now,
         has_lines=line_count > 0,
-        billable_hold_released=state != S.DRAFT_OUTSTANDING or billable.hold(uow, inv).released,
+        billable_hold_released=state != S.DRAFT_OUTSTANDING or (hold or billable.hold(uow, inv)).released,
         critical_issues=any(i["severity"] == "critical" for i in inv.validation_issues),
         draft_sync_hook=custom and bool(invoicing_app and invoicing_app.enable_draft_sync_hook),
         draft_synced=inv.draft_synced_at is not None,
@@ -78,9 +79,18 @@ def fire_loaded(uow: UnitOfWork, actor: Actor, inv: Row[Any], trigger: T) -> Row
     return walk.advance()
 
 
-def advance(uow: UnitOfWork, actor: Actor, inv: Row[Any]) -> Row[Any]:
-    """Fire ``next`` for as long as the table allows it: stop at a hold point or a final state."""
-    return Walk(uow, actor, inv).advance()
+def advance(
+    uow: UnitOfWork,
+    actor: Actor,
+    inv: Row[Any],
+    *,
+    lines: list[Row[Any]] | None = None,
+    changes: dict[str, Any] | None = None,
+) -> Row[Any]:
+    """Fire ``next`` for as long as the table allows it: stop at a hold point or a final state.
+    ``lines``: the invoice's stored lines, when the caller has just written them; ``changes``: column
+    values the caller has for the invoice and leaves to the walk to write with its own."""
+    return Walk(uow, actor, inv, lines=lines, changes=changes).advance()
 
 
 def record_edit(uow: UnitOfWork, actor: Actor, inv: Row[Any]) -> Row[Any]:
@@ -102,21 +112,56 @@ class Walk:
     Every transition is still recorded (history row, ``invoice.updated`` event with the invoice as
     it was after that step), in the same database transaction as the change; only the number of
     statements shrinks: one UPDATE of the invoice (guarded by its version), one INSERT of the
-    history, one of the events. Transitions never change lines, so they are read once.
+    history, one of the events. Transitions never change lines, so they are read (and rendered for
+    the events, per invoice number) once, and so are the totals, and the billable hold until the
+    walk announces.
     """
 
-    def __init__(self, uow: UnitOfWork, actor: Actor, inv: Row[Any]) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        actor: Actor,
+        inv: Row[Any],
+        *,
+        lines: list[Row[Any]] | None = None,
+        changes: dict[str, Any] | None = None,
+    ) -> None:
         self.uow = uow
         self.actor = actor
         self.start_version = inv.version
-        self.inv: Any = SimpleNamespace(**inv._mapping)
-        self.changes: dict[str, Any] = {}
+        self.changes: dict[str, Any] = dict(changes or {})
+        self.inv: Any = SimpleNamespace(**(dict(inv._mapping) | self.changes))
         self.history: list[dict[str, Any]] = []
         self.events: list[tuple[str, str | None, dict[str, Any]]] = []
-        self.lines = invoices.stored_lines(uow, inv.id)
+        self.lines = invoices.stored_lines(uow, inv.id) if lines is None else lines
+        self._line_views: tuple[str, list[dict[str, Any]]] | None = None
+        self._hold: billable.Hold | None = None
+        self._totals: dict[str, str] | None = None
+
+    def hold(self) -> billable.Hold:
+        if self._hold is None:
+            self._hold = billable.hold(self.uow, self.inv)
+        return self._hold
 
     def facts(self) -> Facts:
-        return facts(self.uow, self.inv, line_count=len(self.lines))
+        hold = self.hold() if self.inv.extended_status == S.DRAFT_OUTSTANDING else None
+        return facts(self.uow, self.inv, line_count=len(self.lines), hold=hold)
+
+    def view(self) -> dict[str, Any]:
+        """The invoice as it is now; its lines show the invoice's number, so they are rendered again
+        only when the number changes."""
+        if self._line_views is None or self._line_views[0] != self.inv.number:
+            self._line_views = (self.inv.number, [invoices.line_view(r, self.inv) for r in self.lines])
+        if self._totals is None:  # transitions never change the totals
+            self._totals = invoices.totals_view(invoices.stored_totals(self.inv), self.inv.currency)
+        return invoices.view(
+            self.uow,
+            self.inv,
+            facts=self.facts(),
+            lines=self.lines,
+            line_views=self._line_views[1],
+            totals=self._totals,
+        )
 
     def step(self, row: Transition) -> None:
         uow, inv = self.uow, self.inv
@@ -142,15 +187,16 @@ class Walk:
                 "at": uow.now,
             }
         )
-        data = invoices.view(uow, inv, facts=self.facts(), lines=self.lines)
+        data = self.view()
         if row.source == S.GATHERING and row.target != S.DELETED:
             self.events.append(("invoice.created", inv.id, data))
         self.events.append(("invoice.updated", inv.id, data))
         if row.target in _EVENTS_ON_ENTER:
             self.events.append((_EVENTS_ON_ENTER[row.target], inv.id, data))
-        if row.target == S.DRAFT_OUTSTANDING and row.source != S.DRAFT_OUTSTANDING:
+        if row.target == S.DRAFT_OUTSTANDING and row.source != S.DRAFT_OUTSTANDING and billable.announces(uow, inv):
             self._write_events()  # the billable hook comes after the invoice's own events
             billable.announce(uow, inv, data)
+            self._hold = None  # the announcement made the deliveries it waits for
 
     def advance(self) -> Row[Any]:
         for _ in range(MAX_STEPS):
@@ -167,34 +213,38 @@ class Walk:
 
     def finish(self) -> Row[Any]:
         """Write what the walk did, and when the worker must look at the invoice next."""
-        at = _next_look(self.uow, self.inv)
+        at = _next_look(self.uow, self.inv, self.hold)
         if at != self.inv.next_action_at:
             self.changes["next_action_at"] = at
         uow = self.uow
         if not self.changes:
             return invoices.load(uow, self.inv.id)
         updated = uow.conn.execute(
-            update(invoices_t)
-            .where(invoices_t.c.id == self.inv.id, invoices_t.c.version == self.start_version)
-            .values(self.changes)
-            .returning(*invoices_t.c)
+            _GUARDED_UPDATE, self.changes | {"_id": self.inv.id, "_version": self.start_version}
         ).first()
         if updated is None:
             raise Conflict("the invoice changed meanwhile; try again", code="concurrent_update")
-        if self.history:
-            uow.conn.execute(insert(invoice_transitions), self.history)
+        uow.append(invoice_transitions, self.history)
         self._write_events()
         self.changes, self.history, self.start_version = {}, [], updated.version
         return updated
 
 
-def _next_look(uow: UnitOfWork, inv: Any) -> datetime | None:
+# The columns it sets come with the parameters: one statement, compiled once per set of columns.
+_GUARDED_UPDATE = (
+    update(invoices_t)
+    .where(invoices_t.c.id == bindparam("_id"), invoices_t.c.version == bindparam("_version"))
+    .returning(*invoices_t.c)
+)
+
+
+def _next_look(uow: UnitOfWork, inv: Any, hold: Callable[[], billable.Hold]) -> datetime | None:
     """When the worker must look at the invoice again, or None when it waits for someone else."""
     state = S(inv.extended_status)
     if state == S.DRAFT_WAITING_AUTO_APPROVAL:
         return inv.draft_until  # type: ignore[no-any-return]
     if state == S.DRAFT_OUTSTANDING:
-        return billable.hold(uow, inv).release_at
+        return hold().release_at
     if state in (S.PAYMENT_PENDING, S.PAYMENT_FAILED, S.PAYMENT_ACTION_REQUIRED):
         return inv.due_at  # type: ignore[no-any-return]
     if state == S.GATHERING:

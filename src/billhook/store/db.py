@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
@@ -19,6 +20,11 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+def json_text(value: Any) -> str:
+    """JSON columns as text (orjson: the event payloads are the largest thing the worker writes)."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -27,12 +33,21 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             connect_args={"check_same_thread": False, "timeout": 60},
             pool_size=pool_size,
             max_overflow=20,
+            json_serializer=json_text,
+            json_deserializer=orjson.loads,
         )
         _sqlite_setup(engine)
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("psycopg2", ""):
         parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
+    return create_engine(
+        parsed,
+        pool_size=pool_size,
+        max_overflow=20,
+        pool_pre_ping=True,
+        json_serializer=json_text,
+        json_deserializer=orjson.loads,
+    )
 
 
 def _sqlite_setup(engine: Engine) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
+from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, Table, select
 
+from billhook.store.appends import Appends
+from billhook.store.appends import install as install_appends
 from billhook.store.clock import Clock
 from billhook.store.db import READONLY, is_sqlite
 from billhook.store.schema import customers
@@ -24,6 +27,7 @@ class UnitOfWork:
         self.readonly = readonly
         self.sqlite = is_sqlite(engine)
         self.memo: dict[object, object] = {}  # lookups worth doing once per transaction
+        self._before_commit: list[Callable[[], None]] = []
 
     def __enter__(self) -> UnitOfWork:
         conn = self.engine.connect()
@@ -31,16 +35,30 @@ class UnitOfWork:
             conn = conn.execution_options(**{READONLY: True})
         self.conn = conn
         self._tx = conn.begin()
+        self.appends = Appends(conn)
         try:
             self.now = self.clock.now(conn)
         except BaseException:
             self._tx.rollback()
+            self.appends.close()
             conn.close()
             raise
         return self
 
+    def append(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Rows for an append-only table, written before the commit (see ``store.appends``)."""
+        self.appends.add(table, rows)
+
+    def before_commit(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` in the transaction, just before it commits (to write what was counted in memory)."""
+        self._before_commit.append(fn)
+
     def commit(self) -> None:
         if self._tx.is_active:
+            for fn in self._before_commit:
+                fn()
+            self._before_commit = []
+            self.appends.flush()
             self._tx.commit()
 
     def __exit__(
@@ -50,6 +68,7 @@ class UnitOfWork:
             if self._tx.is_active:
                 self._tx.rollback()
         finally:
+            self.appends.close()
             self.conn.close()
 
     def lock_customer(self, customer_id: str) -> None:
@@ -60,11 +79,22 @@ class UnitOfWork:
         if not self.sqlite:
             self.conn.execute(select(customers.c.id).where(customers.c.id == customer_id).with_for_update())
 
+    def lock_customers(self, customer_ids: Collection[str]) -> None:
+        """``lock_customer`` for many at once, in id order (two workers never wait on each other in a ring)."""
+        if not self.sqlite and customer_ids:
+            self.conn.execute(
+                select(customers.c.id)
+                .where(customers.c.id.in_(sorted(customer_ids)))
+                .order_by(customers.c.id)
+                .with_for_update()
+            ).all()
+
 
 class UnitOfWorkFactory:
     def __init__(self, engine: Engine, clock: Clock) -> None:
         self.engine = engine
         self.clock = clock
+        install_appends(engine)
 
     def __call__(self, *, readonly: bool = False) -> UnitOfWork:
         return UnitOfWork(self.engine, self.clock, readonly=readonly)

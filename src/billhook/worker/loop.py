@@ -11,6 +11,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
@@ -31,6 +32,8 @@ from billhook.store.uow import UnitOfWork, UnitOfWorkFactory
 
 log = structlog.get_logger("billhook.worker")
 
+Claimed = list[tuple[str, str]]  # (row id, namespace) pairs the worker holds the lease of
+
 PERIODS_CLOSED = Counter("billhook_periods_closed_total", "Subscription periods closed by the worker")
 INVOICES_ADVANCED = Counter("billhook_invoices_advanced_total", "Invoices the worker advanced on schedule")
 DELIVERIES = Counter("billhook_webhook_attempts_total", "Webhook delivery attempts", ["outcome"])
@@ -48,10 +51,12 @@ class Worker:
         poll_interval: float = 0.5,
         allow_private_webhooks: bool = False,
         senders: int = 8,
+        chunk_size: int = 50,
     ) -> None:
         self.uows = uows
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{new_id()[-6:]}"
         self.batch_size = batch_size
+        self.chunk_size = chunk_size
         self.lease = lease
         self.poll_interval = poll_interval
         self.allow_private_webhooks = allow_private_webhooks
@@ -97,31 +102,76 @@ class Worker:
         return Actor(namespace, f"worker:{self.name}")
 
     def process_subscription(self, sub_id: str, namespace: str) -> int:
+        """One subscription in its own transaction (the way back when its chunk failed)."""
+        return self._in_one_transaction(self._close_subscriptions, [(sub_id, namespace)])
+
+    def process_invoice(self, invoice_id: str, namespace: str) -> int:
+        """One invoice in its own transaction (the way back when its chunk failed)."""
+        return self._in_one_transaction(self._advance_invoices, [(invoice_id, namespace)])
+
+    def process_chunked(self, claimed: list[tuple[str, str]], fn: Callable[[UnitOfWork, Claimed], int]) -> int:
+        """Work through a claimed batch in chunks, one transaction each, so that the statements a chunk
+        shares (its locks, the lookups every row of it makes) are paid once. A chunk that fails is
+        rolled back whole and its rows are done again one per transaction, so that one bad row only
+        holds itself back (it keeps its lease, and is tried again when the lease runs out)."""
+        done = 0
+        single = self.process_subscription if fn == self._close_subscriptions else self.process_invoice
+        for start in range(0, len(claimed), self.chunk_size):
+            chunk = claimed[start : start + self.chunk_size]
+            try:
+                done += self._in_one_transaction(fn, chunk)
+            except Exception as exc:
+                if len(chunk) == 1:
+                    self._safely(single, *chunk[0])
+                    continue
+                log.info("worker.chunk_retried_one_by_one", rows=len(chunk), reason=repr(exc), worker=self.name)
+                for row_id, namespace in chunk:
+                    self._safely(single, row_id, namespace)
+        return done
+
+    def _in_one_transaction(self, fn: Callable[[UnitOfWork, Claimed], int], chunk: Claimed) -> int:
         with self.uows.write() as uow:
-            sub = uow.conn.execute(select(subscriptions).where(subscriptions.c.id == sub_id)).one()
-            if sub.lease_owner != self.name:
-                return 0  # the lease ran out and another worker took it over
-            uow.lock_customer(sub.customer_id)
-            sub = uow.conn.execute(select(subscriptions).where(subscriptions.c.id == sub_id)).one()
-            closed = billing.process_due(uow, self._actor(namespace), sub)
-            uow.commit()
+            return fn(uow, chunk)
+
+    def _close_subscriptions(self, uow: UnitOfWork, chunk: Claimed) -> int:
+        ids = [sub_id for sub_id, _ in chunk]
+        owned = uow.conn.execute(
+            select(subscriptions.c.customer_id).where(
+                subscriptions.c.id.in_(ids), subscriptions.c.lease_owner == self.name
+            )
+        ).scalars()  # a row whose lease ran out and that another worker took over is left alone
+        uow.lock_customers(set(owned))
+        rows = uow.conn.execute(
+            select(subscriptions)
+            .where(subscriptions.c.id.in_(ids), subscriptions.c.lease_owner == self.name)
+            .order_by(subscriptions.c.id)
+        ).all()  # read again under the locks
+        billing.prefetch(uow, rows)
+        closed = sum(billing.process_due(uow, self._actor(sub.namespace), sub) for sub in rows)
         PERIODS_CLOSED.inc(closed)
         return closed
 
-    def process_invoice(self, invoice_id: str, namespace: str) -> None:
-        with self.uows.write() as uow:
-            inv = invoices.load(uow, invoice_id)
-            if inv.lease_owner != self.name:
-                return
-            uow.lock_customer(inv.customer_id)
-            schedule.run_due(uow, self._actor(namespace), invoices.load(uow, invoice_id))
-            inv = invoices.load(uow, invoice_id)
+    def _advance_invoices(self, uow: UnitOfWork, chunk: Claimed) -> int:
+        ids = [invoice_id for invoice_id, _ in chunk]
+        owned = uow.conn.execute(
+            select(invoices_t.c.customer_id).where(invoices_t.c.id.in_(ids), invoices_t.c.lease_owner == self.name)
+        ).scalars()
+        uow.lock_customers(set(owned))
+        rows = uow.conn.execute(
+            select(invoices_t)
+            .where(invoices_t.c.id.in_(ids), invoices_t.c.lease_owner == self.name)
+            .order_by(invoices_t.c.id)
+        ).all()
+        for claimed in rows:
+            inv = schedule.run_due(uow, self._actor(claimed.namespace), claimed)
+            if inv.id != claimed.id:  # pending lines split off to a new invoice: the claimed one stays
+                inv = invoices.load(uow, claimed.id)
             values: dict[str, Any] = {"lease_owner": None, "lease_until": None}
             if inv.next_action_at is not None and inv.next_action_at <= uow.now:
                 values["next_action_at"] = None  # nothing more it can do by itself: don't spin on it
-            uow.conn.execute(update(invoices_t).where(invoices_t.c.id == invoice_id).values(values))
-            uow.commit()
-        INVOICES_ADVANCED.inc()
+            uow.conn.execute(update(invoices_t).where(invoices_t.c.id == inv.id).values(values))
+        INVOICES_ADVANCED.inc(len(rows))
+        return len(rows)
 
     def claim_deliveries(self) -> list[tuple[str, str]]:
         # small enough that a batch of slow endpoints (15 s each) is sent well within the lease
@@ -152,12 +202,11 @@ class Worker:
         """Claim and process one batch of each kind of work; returns how many rows it handled."""
         handled = 0
         with BATCH_SECONDS.time():
-            for sub_id, ns in self.claim_subscriptions():
-                self._safely(self.process_subscription, sub_id, ns)
-                handled += 1
-            for inv_id, ns in self.claim_invoices():
-                self._safely(self.process_invoice, inv_id, ns)
-                handled += 1
+            subs = self.claim_subscriptions()
+            self.process_chunked(subs, self._close_subscriptions)
+            invs = self.claim_invoices()
+            self.process_chunked(invs, self._advance_invoices)
+            handled += len(subs) + len(invs)
             deliveries = self.claim_deliveries()
             if deliveries:
                 self.process_deliveries(deliveries)
