@@ -5,14 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import Row, delete, select, update
+from sqlalchemy import Row, delete, select
 
 from billhook.domain.money import QUANTITY_PLACES, ZERO, fmt
 from billhook.errors import Conflict, NotFound
 from billhook.services import billing, periods, subscriptions
 from billhook.services.common import Actor, decimal_field, iso
 from billhook.store.schema import item_quantities
-from billhook.store.sql import insert_ignore
+from billhook.store.sql import upsert
 from billhook.store.uow import UnitOfWork
 
 Op = Literal["set", "add", "remove"]
@@ -52,13 +52,17 @@ def change(
         raise NotFound(f"the plan has no tracked item {item_key!r}")
     amount = decimal_field(raw_quantity, "quantity", max_places=QUANTITY_PLACES)
     inv = periods.target(uow, sub, period)
-    old = _quantity(uow, inv.id, item_key)
-    new = amount if op == "set" else old + amount if op == "add" else old - amount
+    if op == "set":
+        new = amount  # never negative (decimal_field refuses it)
+    else:
+        old = _quantity(uow, inv.id, item_key)
+        new = old + amount if op == "add" else old - amount
+        if new < 0:
+            raise Conflict(
+                f"removing {fmt(amount)} from {fmt(old)} would take {item_key} below zero",
+                code="quantity_below_zero",
+            )
     new = new.normalize() if new != 0 else ZERO  # 10.1235 - 0.1235 is "10", as if set so
-    if new < 0:
-        raise Conflict(
-            f"removing {fmt(amount)} from {fmt(old)} would take {item_key} below zero", code="quantity_below_zero"
-        )
     if new > Decimal("1e15"):
         raise Conflict(f"{item_key} would exceed the largest quantity billhook keeps", code="quantity_too_large")
     _store(uow, sub.namespace, inv.id, item_key, new)
@@ -71,19 +75,14 @@ def _store(uow: UnitOfWork, namespace: str, invoice_id: str, key: str, quantity:
     if quantity == 0:
         uow.conn.execute(delete(item_quantities).where(where))
         return
-    insert_ignore(
-        uow.conn,
-        item_quantities,
-        {
-            "invoice_id": invoice_id,
-            "item_key": key,
-            "namespace": namespace,
-            "quantity": quantity,
-            "updated_at": uow.now,
-        },
-        ("invoice_id", "item_key"),
-    )
-    uow.conn.execute(update(item_quantities).where(where).values(quantity=quantity, updated_at=uow.now))
+    row = {
+        "invoice_id": invoice_id,
+        "item_key": key,
+        "namespace": namespace,
+        "quantity": quantity,
+        "updated_at": uow.now,
+    }
+    upsert(uow.conn, item_quantities, row, ("invoice_id", "item_key"))
 
 
 def list_(uow: UnitOfWork, namespace: str, subscription_id: str) -> dict[str, Any]:

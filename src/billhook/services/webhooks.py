@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -18,7 +19,6 @@ from billhook.services import billable, invoices, lifecycle
 from billhook.services.common import Actor, Page, iso, paginate
 from billhook.store.clock import wall_now
 from billhook.store.schema import events, webhook_attempts, webhook_deliveries, webhook_endpoints
-from billhook.store.schema import invoices as invoices_t
 from billhook.store.uow import UnitOfWork
 
 ROTATION_OVERLAP = timedelta(hours=24)
@@ -260,25 +260,43 @@ class Request:
     headers: dict[str, str]
 
 
-def prepare(uow: UnitOfWork, delivery_id: str, owner: str) -> Request | None:
-    """What to send for a claimed delivery; None when it is no longer ours or has nowhere to go."""
-    row = uow.conn.execute(select(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id)).one()
-    if row.lease_owner != owner or row.status != "pending":
-        return None
-    endpoint = uow.conn.execute(select(webhook_endpoints).where(webhook_endpoints.c.id == row.endpoint_id)).one()
-    event = uow.conn.execute(select(events).where(events.c.id == row.event_id)).one()
-    body = json.dumps(
-        {"id": event.id, "type": event.type, "timestamp": iso(event.occurred_at), "data": event.data},
-        separators=(",", ":"),
-    )
+def prepare(uow: UnitOfWork, delivery_ids: Sequence[str], owner: str) -> list[Request]:
+    """What to send for claimed deliveries (three statements for all of them), leaving out those no
+    longer ours; a delivery whose endpoint is gone meanwhile gets a request with no URL."""
+    rows = uow.conn.execute(
+        select(webhook_deliveries)
+        .where(webhook_deliveries.c.id.in_(delivery_ids), webhook_deliveries.c.lease_owner == owner)
+        .where(webhook_deliveries.c.status == "pending")
+        .order_by(webhook_deliveries.c.id)
+    ).all()
+    if not rows:
+        return []
+    endpoints = {
+        r.id: r
+        for r in uow.conn.execute(
+            select(webhook_endpoints).where(webhook_endpoints.c.id.in_({r.endpoint_id for r in rows}))
+        )
+    }
+    by_id = {r.id: r for r in uow.conn.execute(select(events).where(events.c.id.in_({r.event_id for r in rows})))}
     now = wall_now()
-    secrets = [endpoint.secret]
-    if endpoint.previous_secret and endpoint.previous_secret_expires_at and endpoint.previous_secret_expires_at > now:
-        secrets.append(endpoint.previous_secret)
-    headers = signing.headers(event.id, now, body, secrets)
-    if endpoint.disabled or endpoint.deleted_at is not None:
-        return Request(row.id, row.namespace, None, body, headers)
-    return Request(row.id, row.namespace, endpoint.url, body, headers)
+    out = []
+    for row in rows:
+        endpoint, event = endpoints[row.endpoint_id], by_id[row.event_id]
+        body = json.dumps(
+            {"id": event.id, "type": event.type, "timestamp": iso(event.occurred_at), "data": event.data},
+            separators=(",", ":"),
+        )
+        secrets = [endpoint.secret]
+        if (
+            endpoint.previous_secret
+            and endpoint.previous_secret_expires_at
+            and endpoint.previous_secret_expires_at > now
+        ):
+            secrets.append(endpoint.previous_secret)
+        headers = signing.headers(event.id, now, body, secrets)
+        url = None if endpoint.disabled or endpoint.deleted_at is not None else endpoint.url
+        out.append(Request(row.id, row.namespace, url, body, headers))
+    return out
 
 
 def record(
@@ -299,21 +317,20 @@ def record(
         select(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id).with_for_update()
     ).one()
     attempts = row.attempts + 1
-    uow.conn.execute(
-        insert(webhook_attempts).values(
-            id=new_id(),
-            namespace=row.namespace,
-            delivery_id=row.id,
-            seq=attempts,
-            attempted_at=uow.now,
-            wall_time=wall_now(),
-            status_code=outcome.status_code,
-            latency_ms=outcome.latency_ms,
-            response_excerpt=outcome.excerpt,
-            error=outcome.error,
-            trigger=trigger,
-        )
-    )
+    attempt = {
+        "id": new_id(),
+        "namespace": row.namespace,
+        "delivery_id": row.id,
+        "seq": attempts,
+        "attempted_at": uow.now,
+        "wall_time": wall_now(),
+        "status_code": outcome.status_code,
+        "latency_ms": outcome.latency_ms,
+        "response_excerpt": outcome.excerpt,
+        "error": outcome.error,
+        "trigger": trigger,
+    }
+    uow.append(webhook_attempts, [attempt])
     if owner is not None and row.lease_owner != owner:
         uow.conn.execute(update(webhook_deliveries).where(webhook_deliveries.c.id == row.id).values(attempts=attempts))
         return
@@ -352,12 +369,15 @@ ENDPOINT_GONE = "the endpoint is disabled or deleted"
 def after_billable(uow: UnitOfWork, actor: Actor, invoice_id: str) -> None:
     """A billable delivery settled: release the held invoice when its grace is over, or mark it failed."""
     inv = invoices.load(uow, invoice_id)
+    if inv.extended_status != S.DRAFT_OUTSTANDING:
+        return
     uow.lock_customer(inv.customer_id)
-    inv = invoices.load(uow, invoice_id)
+    inv = invoices.load(uow, invoice_id)  # again, under the lock
     if inv.extended_status != S.DRAFT_OUTSTANDING:
         return
     h = billable.hold(uow, inv)
-    issues = [i for i in inv.validation_issues if i.get("code") != billable.FAILED_ISSUE]
+    before = inv.validation_issues
+    issues = [i for i in before if i.get("code") != billable.FAILED_ISSUE]
     if h.failed and not h.released and h.pending == 0 and h.release_at is None:  # held until someone acts
         issues.append(
             {
@@ -372,8 +392,7 @@ def after_billable(uow: UnitOfWork, actor: Actor, invoice_id: str) -> None:
                 "updatedAt": iso(uow.now),
             }
         )
-    uow.conn.execute(update(invoices_t).where(invoices_t.c.id == inv.id).values(validation_issues=issues))
-    lifecycle.advance(uow, actor, invoices.load(uow, inv.id))
+    lifecycle.advance(uow, actor, inv, changes={"validation_issues": issues} if issues != before else None)
 
 
 # ---------------------------------------------------------------------------------------- events

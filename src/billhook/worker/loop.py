@@ -50,7 +50,7 @@ class Worker:
         lease: timedelta = timedelta(seconds=60),
         poll_interval: float = 0.5,
         allow_private_webhooks: bool = False,
-        senders: int = 8,
+        senders: int = 16,
         chunk_size: int = 50,
     ) -> None:
         self.uows = uows
@@ -178,9 +178,10 @@ class Worker:
         return self._claim(webhook_deliveries, webhook_deliveries.c.next_attempt_at, self.senders_count * 2)
 
     def process_deliveries(self, claimed: list[tuple[str, str]]) -> None:
-        """Read what to send, send it outside any transaction (concurrently), then record each outcome."""
+        """Read what to send, send it outside any transaction (concurrently), then record the outcomes
+        (in one transaction; if that fails, one transaction each)."""
         with self.uows(readonly=True) as uow:
-            requests = [r for r in (webhooks.prepare(uow, d_id, self.name) for d_id, _ in claimed) if r is not None]
+            requests = webhooks.prepare(uow, [d_id for d_id, _ in claimed], self.name)
 
         def send(request: webhooks.Request) -> transport.Outcome:
             if request.url is None:
@@ -189,14 +190,23 @@ class Worker:
                 self.http, request.url, request.body, request.headers, allow_private=self.allow_private_webhooks
             )
 
-        outcomes = list(self.senders.map(send, requests))
-        for request, outcome in zip(requests, outcomes, strict=True):
-            try:
-                with self.uows.write() as uow:
-                    webhooks.record(uow, self._actor(request.namespace), request.delivery_id, outcome, owner=self.name)
-            except Exception:
-                log.exception("worker.delivery_record_failed", delivery=request.delivery_id, worker=self.name)
+        outcomes = list(zip(requests, self.senders.map(send, requests), strict=True))
+        try:
+            with self.uows.write() as uow:
+                for request, outcome in outcomes:
+                    self._record(uow, request, outcome)
+        except Exception:
+            for request, outcome in outcomes:
+                try:
+                    with self.uows.write() as uow:
+                        self._record(uow, request, outcome)
+                except Exception:
+                    log.exception("worker.delivery_record_failed", delivery=request.delivery_id, worker=self.name)
+        for _, outcome in outcomes:
             DELIVERIES.labels("succeeded" if outcome.succeeded else "failed").inc()
+
+    def _record(self, uow: UnitOfWork, request: webhooks.Request, outcome: transport.Outcome) -> None:
+        webhooks.record(uow, self._actor(request.namespace), request.delivery_id, outcome, owner=self.name)
 
     def run_once(self) -> int:
         """Claim and process one batch of each kind of work; returns how many rows it handled."""
