@@ -111,10 +111,10 @@ class Walk:
 
     Every transition is still recorded (history row, ``invoice.updated`` event with the invoice as
     it was after that step), in the same database transaction as the change; only the number of
-    statements shrinks: one UPDATE of the invoice (guarded by its version), one INSERT of the
-    history, one of the events. Transitions never change lines, so they are read (and rendered for
-    the events, per invoice number) once, and so are the totals, and the billable hold until the
-    walk announces.
+    statements shrinks: one UPDATE of the invoice (guarded by its version, carrying the caller's
+    ``changes`` too), and the history and events go to the unit of work's append buffer. Transitions
+    never change lines, so they are read (and rendered for the events, per invoice number) once, and
+    so are the totals, and the billable hold until the walk announces.
     """
 
     def __init__(

@@ -109,24 +109,20 @@ class Worker:
         """One invoice in its own transaction (the way back when its chunk failed)."""
         return self._in_one_transaction(self._advance_invoices, [(invoice_id, namespace)])
 
-    def process_chunked(self, claimed: list[tuple[str, str]], fn: Callable[[UnitOfWork, Claimed], int]) -> int:
+    def process_chunked(self, claimed: Claimed, fn: Callable[[UnitOfWork, Claimed], int]) -> int:
         """Work through a claimed batch in chunks, one transaction each, so that the statements a chunk
         shares (its locks, the lookups every row of it makes) are paid once. A chunk that fails is
         rolled back whole and its rows are done again one per transaction, so that one bad row only
         holds itself back (it keeps its lease, and is tried again when the lease runs out)."""
         done = 0
-        single = self.process_subscription if fn == self._close_subscriptions else self.process_invoice
         for start in range(0, len(claimed), self.chunk_size):
             chunk = claimed[start : start + self.chunk_size]
             try:
                 done += self._in_one_transaction(fn, chunk)
             except Exception as exc:
-                if len(chunk) == 1:
-                    self._safely(single, *chunk[0])
-                    continue
                 log.info("worker.chunk_retried_one_by_one", rows=len(chunk), reason=repr(exc), worker=self.name)
-                for row_id, namespace in chunk:
-                    self._safely(single, row_id, namespace)
+                for row in chunk:
+                    self._safely(lambda row_id, ns: self._in_one_transaction(fn, [(row_id, ns)]), *row)
         return done
 
     def _in_one_transaction(self, fn: Callable[[UnitOfWork, Claimed], int], chunk: Claimed) -> int:
