@@ -122,7 +122,10 @@ class Listener:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                length = int(self.headers.get("content-length", "0"))
+                body = self.rfile.read(length)
+                if len(body) < length:
+                    return  # the sender hung up mid-request (a killed worker): nothing was delivered
                 arrived = time.monotonic()
                 with listener._lock:
                     listener._started.append(arrived)
