@@ -45,7 +45,9 @@ def _number_free(uow: UnitOfWork, inv: Row[Any], number: str, field: str) -> Non
     if number.startswith("DRAFT-"):
         raise InvalidInput.on(field, "the DRAFT- prefix is reserved for draft numbers")
     if numbering.RESERVED.fullmatch(number):
-        raise InvalidInput.on(field, "numbers like INV-000001 are reserved for billhook's own sequence")
+        raise InvalidInput.on(
+            field, "numbers like INV-000001 (and NUMBERING- placeholders) are reserved for billhook's own sequence"
+        )
     taken = uow.conn.execute(
         select(invoices_t.c.id).where(
             invoices_t.c.namespace == inv.namespace, invoices_t.c.number == number, invoices_t.c.id != inv.id

@@ -5,15 +5,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
-from billhook.store.schema import billing_profiles, number_sequences
+from billhook.ids import new_id
+from billhook.store.schema import billing_profiles, invoices, number_sequences
 from billhook.store.sql import insert_ignore
 from billhook.store.uow import UnitOfWork
 
 # What next_number makes: INV-000001, or INV-<profile ULID>-000001. Nobody else may take such a number,
 # or the sequence would one day run into it and could not issue any more.
-RESERVED = re.compile(r"INV-(?:[0-9A-HJKMNP-TV-Z]{26}-)?[0-9]{6,}")
+# A placeholder (see ``defer``) is reserved too.
+RESERVED = re.compile(r"INV-(?:[0-9A-HJKMNP-TV-Z]{26}-)?[0-9]{6,}|NUMBERING-.*")
 
 
 def _scoped_prefix(uow: UnitOfWork, namespace: str, scope: str, prefix: str) -> str:
@@ -34,10 +36,57 @@ def _scoped_prefix(uow: UnitOfWork, namespace: str, scope: str, prefix: str) -> 
     return prefix if scope in ("default", first) else f"{prefix}-{scope}"
 
 
+DEFERRED = "NUMBERING-"  # + a ULID: where a deferred number stands until the commit gives the real one
+_PENDING = "deferred_numbers"
+
+
+class NumbersPending(RuntimeError):
+    """Events were about to be written while deferred numbers were still placeholders."""
+
+
+def defer(uow: UnitOfWork) -> None:
+    """Give this transaction's invoices their numbers just before it commits, not as they are issued.
+
+    A number locks its sequence until the transaction ends; taken at the commit, the lock lasts a
+    moment instead of the whole transaction, so two workers issuing at once do not wait for each other.
+    Until then an issued invoice carries a placeholder, in its row and in the events buffered for it;
+    the commit replaces both. Should the buffered events have to be written before that (something in
+    the transaction reads them), the transaction fails with ``NumbersPending`` instead of writing a
+    placeholder, and the caller does the work again without deferring.
+    """
+    uow.memo[_PENDING] = []
+    uow.before_commit(lambda: _resolve(uow))
+    uow.appends.before_flush(lambda: _refuse_placeholders(uow))
+
+
+def _refuse_placeholders(uow: UnitOfWork) -> None:
+    if uow.memo.get(_PENDING):
+        raise NumbersPending("events would be written before the deferred invoice numbers were taken")
+
+
+def _resolve(uow: UnitOfWork) -> None:
+    pending: list[tuple[str, str, str, str]] = uow.memo.pop(_PENDING, None) or []  # type: ignore[assignment]
+    if not pending:
+        return
+    final = {placeholder: next_number(uow, ns, scope, prefix) for ns, scope, prefix, placeholder in pending}
+    uow.conn.execute(
+        update(invoices).where(invoices.c.namespace == bindparam("_ns"), invoices.c.number == bindparam("_old")),
+        [{"_ns": ns, "_old": placeholder, "number": final[placeholder]} for ns, _, _, placeholder in pending],
+    )
+    uow.appends.rewrite_strings(final)
+
+
 def next_number(uow: UnitOfWork, namespace: str, scope: str, prefix: str = "INV") -> str:
-    """Take the next number. The first one a transaction takes locks the sequence's row until the
-    transaction ends, so none is skipped; the ones after it are counted in memory, and the row gets
-    the final count just before the commit (one statement for a whole chunk of invoices)."""
+    """Take the next number (or, in a transaction that defers them, a placeholder: see ``defer``).
+
+    The first one a transaction takes locks the sequence's row until the transaction ends, so none is
+    skipped; the ones after it are counted in memory, and the row gets the final count just before
+    the commit (one statement for a whole chunk of invoices)."""
+    pending = uow.memo.get(_PENDING)
+    if pending is not None:
+        placeholder = f"{DEFERRED}{new_id()}"
+        pending.append((namespace, scope, prefix, placeholder))  # type: ignore[attr-defined]
+        return placeholder
     counter = uow.memo.get(("numbers", namespace, scope))
     if counter is None:
         counter = uow.memo[("numbers", namespace, scope)] = _Counter(_lock_and_take(uow, namespace, scope))

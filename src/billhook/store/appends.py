@@ -9,6 +9,7 @@ rows, in the same transaction, only sent later.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, event, insert
@@ -29,7 +30,30 @@ class Appends:
         self.conn = conn
         self.rows: dict[Table, list[dict[str, Any]]] = {}
         self._flushing = False
+        self._before_flush: list[Callable[[], None]] = []
         conn.info[_KEY] = self
+
+    def before_flush(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` before buffered rows are written (it may refuse, by raising)."""
+        self._before_flush.append(fn)
+
+    def rewrite_strings(self, replacements: dict[str, str]) -> None:
+        """Replace, in the buffered rows and the JSON in them, every string equal to a key by its value."""
+        seen: set[int] = set()  # event payloads share their parts: each is rewritten once
+
+        def rewrite(value: Any) -> Any:
+            if isinstance(value, str):
+                return replacements.get(value, value)
+            if isinstance(value, dict | list) and id(value) not in seen:
+                seen.add(id(value))
+                items = value.items() if isinstance(value, dict) else enumerate(value)
+                for key, item in list(items):
+                    value[key] = rewrite(item)
+            return value
+
+        for rows in self.rows.values():
+            for row in rows:
+                rewrite(row)
 
     def add(self, table: Table, rows: list[dict[str, Any]]) -> None:
         if table not in APPEND_ONLY:
@@ -40,6 +64,9 @@ class Appends:
     def flush(self) -> None:
         if self._flushing:
             return
+        if self.rows:
+            for fn in self._before_flush:
+                fn()
         self._flushing = True
         try:
             while self.rows:

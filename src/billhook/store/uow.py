@@ -55,9 +55,8 @@ class UnitOfWork:
 
     def commit(self) -> None:
         if self._tx.is_active:
-            for fn in self._before_commit:
-                fn()
-            self._before_commit = []
+            while self._before_commit:  # a hook may add another (it runs too)
+                self._before_commit.pop(0)()
             self.appends.flush()
             self._tx.commit()
 

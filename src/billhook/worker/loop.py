@@ -23,7 +23,7 @@ from sqlalchemy import Table, func, or_, select, update
 
 from billhook.events import transport
 from billhook.ids import new_id
-from billhook.services import billing, invoices, schedule, webhooks
+from billhook.services import billing, invoices, numbering, schedule, webhooks
 from billhook.services.common import Actor
 from billhook.store.clock import wall_now
 from billhook.store.schema import invoices as invoices_t
@@ -143,6 +143,8 @@ class Worker:
             .order_by(subscriptions.c.id)
         ).all()  # read again under the locks
         billing.prefetch(uow, rows)
+        if len(rows) > 1:  # a chunk's numbers at its commit (a failed chunk is redone one row at a time, without)
+            numbering.defer(uow)
         closed = sum(billing.process_due(uow, self._actor(sub.namespace), sub) for sub in rows)
         PERIODS_CLOSED.inc(closed)
         return closed
