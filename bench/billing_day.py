@@ -83,12 +83,15 @@ class Result:
 # ---------------------------------------------------------------------------------------- processes
 
 
-def start_workers(url: str, count: int, logdir: str, batch_size: int) -> list[tuple[subprocess.Popen[bytes], str]]:
+def start_workers(
+    url: str, count: int, logdir: str, batch_size: int, chunk_size: int
+) -> list[tuple[subprocess.Popen[bytes], str]]:
     env = os.environ | {
         "BILLHOOK_DATABASE_URL": url,
         "BILLHOOK_TEST_CLOCK": "1",
         "BILLHOOK_WEBHOOK_ALLOW_PRIVATE": "1",
         "BILLHOOK_WORKER_BATCH_SIZE": str(batch_size),
+        "BILLHOOK_WORKER_CHUNK_SIZE": str(chunk_size),
         "BILLHOOK_WORKER_POLL_SECONDS": "0.1",
         "COLUMNS": "400",  # the ready line must not wrap
     }
@@ -145,7 +148,7 @@ def paid_count(engine: Engine) -> int:
 
 def run_engine(rt: Any, s: common.Setup, r: Result, args: argparse.Namespace, logdir: str) -> bool:
     """Advance the clock with the workers idle, and wait until all N are paid; False on timeout."""
-    procs = start_workers(s.url, r.workers, logdir, args.batch_size)
+    procs = start_workers(s.url, r.workers, logdir, args.batch_size, args.chunk_size)
     watcher = make_engine(s.url, pool_size=1)
     timeout = args.timeout_base + args.timeout_per_invoice * r.n
     done = False
@@ -435,6 +438,7 @@ def main() -> None:
     parser.add_argument("--workers", default="1", help="worker processes, e.g. 1 or 1,2")
     parser.add_argument("--billable", action="store_true", help="a subscription.billable listener, grace PT0S")
     parser.add_argument("--batch-size", type=int, default=200, help="BILLHOOK_WORKER_BATCH_SIZE (default 200)")
+    parser.add_argument("--chunk-size", type=int, default=50, help="BILLHOOK_WORKER_CHUNK_SIZE (default 50)")
     parser.add_argument("--timeout-base", type=float, default=120.0, help="seconds allowed, plus per invoice:")
     parser.add_argument("--timeout-per-invoice", type=float, default=1.0, help="seconds per invoice (default 1)")
     parser.add_argument("--no-floor", action="store_true", help="skip the floor measurement")
