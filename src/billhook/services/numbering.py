@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 
 from billhook.ids import new_id
-from billhook.store.schema import billing_profiles, invoices, number_sequences
+from billhook.store.schema import billing_profiles, events, invoices, number_sequences
 from billhook.store.sql import insert_ignore
 from billhook.store.uow import UnitOfWork
 
@@ -73,7 +73,25 @@ def _resolve(uow: UnitOfWork) -> None:
         update(invoices).where(invoices.c.namespace == bindparam("_ns"), invoices.c.number == bindparam("_old")),
         [{"_ns": ns, "_old": placeholder, "number": final[placeholder]} for ns, _, _, placeholder in pending],
     )
-    uow.appends.rewrite_strings(final)
+    seen: set[int] = set()  # an invoice's events share their rendered lines: each is amended once
+    for row in uow.appends.pending(events):
+        _renumber(row["data"], final, seen)
+
+
+def _renumber(view: Any, final: dict[str, str], seen: set[int]) -> None:
+    """Put the real numbers in an invoice view (its own and each line's ``invoice.number``), or in the
+    invoice view an event carries under ``invoice``."""
+    if not isinstance(view, dict) or id(view) in seen:
+        return
+    seen.add(id(view))
+    if isinstance(view.get("number"), str) and view["number"] in final:
+        view["number"] = final[view["number"]]
+    for line in view.get("lines") or ():
+        ref = line.get("invoice") if isinstance(line, dict) else None
+        if isinstance(ref, dict) and id(ref) not in seen and ref.get("number") in final:
+            seen.add(id(ref))
+            ref["number"] = final[ref["number"]]
+    _renumber(view.get("invoice"), final, seen)
 
 
 def next_number(uow: UnitOfWork, namespace: str, scope: str, prefix: str = "INV") -> str:

@@ -37,29 +37,15 @@ class Appends:
         """Run ``fn`` before buffered rows are written (it may refuse, by raising)."""
         self._before_flush.append(fn)
 
-    def rewrite_strings(self, replacements: dict[str, str]) -> None:
-        """Replace, in the buffered rows and the JSON in them, every string equal to a key by its value."""
-        seen: set[int] = set()  # event payloads share their parts: each is rewritten once
-
-        def rewrite(value: Any) -> Any:
-            if isinstance(value, str):
-                return replacements.get(value, value)
-            if isinstance(value, dict | list) and id(value) not in seen:
-                seen.add(id(value))
-                items = value.items() if isinstance(value, dict) else enumerate(value)
-                for key, item in list(items):
-                    value[key] = rewrite(item)
-            return value
-
-        for rows in self.rows.values():
-            for row in rows:
-                rewrite(row)
-
     def add(self, table: Table, rows: list[dict[str, Any]]) -> None:
         if table not in APPEND_ONLY:
             raise ValueError(f"{table.name} is not an append-only table")
         if rows:
             self.rows.setdefault(table, []).extend(rows)
+
+    def pending(self, table: Table) -> list[dict[str, Any]]:
+        """The rows buffered for ``table`` (to be amended before they are written)."""
+        return self.rows.get(table, [])
 
     def flush(self) -> None:
         if self._flushing:
