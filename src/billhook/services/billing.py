@@ -33,7 +33,7 @@ CATCH_UP_LIMIT = 400  # periods closed in one go when the clock jumped far ahead
 
 def plan_rules(uow: UnitOfWork, sub: Row[Any]) -> PlanRules:
     key = ("plan_rules", sub.plan_id)
-    if key not in uow.memo:  # a plan's rules never change once it is used (a new version is a new plan)
+    if key not in uow.memo:  # read once per transaction (plans.replace forgets it)
         uow.memo[key] = plans.rules(uow.conn.execute(select(plans_t).where(plans_t.c.id == sub.plan_id)).one())
     return uow.memo[key]  # type: ignore[return-value]
 

@@ -165,6 +165,7 @@ def replace(uow: UnitOfWork, actor: Actor, id_or_key: str, data: dict[str, Any])
             if values[column] != getattr(row, column):
                 raise Conflict(f"{wire} cannot change on a plan that has subscriptions", code="plan_in_use")
     uow.conn.execute(update(plans).where(plans.c.id == row.id).values(values | {"updated_at": uow.now}))
+    uow.memo.pop(("plan_rules", row.id), None)  # billing.plan_rules reads it again
     return view(find(uow, actor.namespace, row.id))
 
 
