@@ -72,7 +72,9 @@ def prefetch(uow: UnitOfWork, subs: Sequence[Row[Any]]) -> None:
         uow.memo[("gathering", inv.subscription_id, inv.period_start)] = inv
         uow.memo[("quantities", inv.id)] = qty[inv.id]
         uow.memo[("charges", inv.id)] = extra[inv.id]
-    invoices.prefetch_lines(uow, ids)
+        # A subscription's gathering invoice stores no lines: they are computed as its period closes
+        # (pending lines gather on a manual invoice; Update Invoice refuses a period's gathering one).
+        uow.memo[("lines", inv.id)] = []
     billable.prefetch(uow, ids)
     invoices.prefetch_customers(uow, {s.customer_id for s in due})
     for namespace in {s.namespace for s in due}:

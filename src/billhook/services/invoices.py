@@ -113,17 +113,6 @@ def stored_lines(uow: UnitOfWork, invoice_id: str) -> list[Row[Any]]:
     )
 
 
-def prefetch_lines(uow: UnitOfWork, invoice_ids: Sequence[str]) -> None:
-    """The stored lines of these invoices, one statement for all, for ``stored_lines`` to hand out once."""
-    found: dict[str, list[Row[Any]]] = {i: [] for i in invoice_ids}
-    if invoice_ids:
-        q = select(invoice_lines).where(invoice_lines.c.invoice_id.in_(invoice_ids))
-        for r in uow.conn.execute(q.order_by(invoice_lines.c.invoice_id, invoice_lines.c.position)):
-            found[r.invoice_id].append(r)
-    for invoice_id, rows in found.items():
-        uow.memo[("lines", invoice_id)] = rows
-
-
 def prefetch_customers(uow: UnitOfWork, customer_ids: Collection[str]) -> None:
     """The customers these invoices show, one statement for all, kept for the transaction (see ``view``)."""
     if customer_ids:
