@@ -69,6 +69,11 @@ def test_held_invoice_takes_outstanding_edits_to_the_cent_and_runs_on_request(ap
     assert event["type"] == BILLABLE and set(event["data"]) == {"subscription", "customer", "invoice"}
     data = event["data"]
     assert (data["subscription"]["id"], data["customer"]["key"], data["invoice"]["id"]) == (sid, "acme", april["id"])
+    # the subscription as it was when its period closed: the period the invoice bills
+    assert (data["subscription"]["planKey"], data["subscription"]["currentPeriod"]) == (
+        "team",
+        {"from": SUB_START, "to": PERIOD_END},
+    )
     assert (_state(data["invoice"]), data["invoice"]["totals"]["total"]) == ("draft.outstanding", "130.88")
     (delivery,) = deliveries(api)
     assert (delivery["subjectId"], delivery["status"]) == (april["id"], "succeeded")

@@ -42,22 +42,28 @@ def announces(uow: UnitOfWork, inv: Any) -> bool:
     )
 
 
-def announce(uow: UnitOfWork, inv: Row[Any], invoice_view: dict[str, Any]) -> None:
-    """Tell the listeners that a subscription's closed period is billable."""
-    if not announces(uow, inv):
-        return
+def announce(uow: UnitOfWork, inv: Row[Any], invoice_view: dict[str, Any]) -> Hold:
+    """Tell the listeners that a subscription's closed period is billable; returns the hold the invoice
+    is under from now on (until the deliveries just made settle). Only when ``announces``."""
     # imported here: the subscription views import the period engine, which imports the lifecycle
     from billhook.services import customers as customer_service
     from billhook.services import subscriptions as subscription_service
 
-    sub = uow.conn.execute(select(subscriptions).where(subscriptions.c.id == inv.subscription_id)).one()
-    cust = uow.conn.execute(select(customers).where(customers.c.id == inv.customer_id)).one()
+    # a worker's chunk read both ahead (the subscription as it is until its period's close is written)
+    sub: Any = uow.memo.pop(("subscription", inv.subscription_id), None)
+    if sub is None:
+        sub = uow.conn.execute(select(subscriptions).where(subscriptions.c.id == inv.subscription_id)).one()
+    cust: Any = uow.memo.get(("customer", inv.customer_id))
+    if cust is None:
+        cust = uow.conn.execute(select(customers).where(customers.c.id == inv.customer_id)).one()
     data = {
         "subscription": subscription_service.view(uow, sub),
         "customer": customer_service.view(cust),
         "invoice": invoice_view,
     }
     outbox.record(uow, inv.namespace, BILLABLE, inv.id, data)
+    waiting = len(outbox.subscribers(uow, inv.namespace, BILLABLE))
+    return Hold(released=False, release_at=None, pending=waiting, delivered=0, failed=0)
 
 
 _DELIVERY = (webhook_deliveries.c.status, webhook_deliveries.c.succeeded_at, webhook_deliveries.c.failed_at)
@@ -74,6 +80,11 @@ def prefetch(uow: UnitOfWork, invoice_ids: list[str]) -> None:
             found[r.subject_id].append(r)
     for invoice_id, rows in found.items():
         uow.memo[("billable_deliveries", invoice_id)] = rows
+
+
+def none_yet(uow: UnitOfWork, invoice_id: str) -> None:
+    """An invoice made in this transaction: it has no billable deliveries for ``hold`` to look up."""
+    uow.memo[("billable_deliveries", invoice_id)] = []
 
 
 def hold(uow: UnitOfWork, inv: Row[Any]) -> Hold:

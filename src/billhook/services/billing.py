@@ -14,7 +14,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy import Row, bindparam, select, update
 
 from billhook.domain.catalog import CustomCharge, PlanRules
 from billhook.domain.invoicing import LineDraft, advance_lines, arrears_lines, totals
@@ -42,11 +42,14 @@ def prefetch(uow: UnitOfWork, subs: Sequence[Row[Any]]) -> None:
     """Read ahead, for a chunk of subscriptions about to be processed, what closing each period would
     read by itself: their plans, gathering invoices, quantities, custom charges, lines, customers and
     profiles, a statement per table for the whole chunk. ``_take`` hands each out once."""
-    due = [s for s in subs if s.next_billing_at is not None and s.period_end <= uow.now and s.opened_at is not None]
+    due = [s for s in subs if s.next_billing_at is not None and s.period_end <= uow.now]
     if not due:
         return
     for row in uow.conn.execute(select(plans_t).where(plans_t.c.id.in_({s.plan_id for s in due}))):
         uow.memo.setdefault(("plan_rules", row.id), plans.rules(row))
+        uow.memo[("plan_key", row.id)] = row.key
+    for s in due:  # for the billable hook's announcement, which shows it as it is before the close
+        uow.memo[("subscription", s.id)] = s
     wanted = {(s.id, s.period_start) for s in due}
     found = [
         inv
@@ -165,6 +168,7 @@ def open_subscription(uow: UnitOfWork, actor: Actor, sub: Row[Any]) -> None:
     """At its start: bill the first in-advance charges (unless a trial comes first)."""
     rules = plan_rules(uow, sub)
     uow.conn.execute(update(subscriptions).where(subscriptions.c.id == sub.id).values(opened_at=uow.now))
+    uow.memo.pop(("subscription", sub.id), None)  # what prefetch read is out of date from here on
     if sub.trial_end is not None:
         return  # the trial's closing invoice bills the first paid period in advance
     period = Period(sub.period_start, sub.period_end)
@@ -217,11 +221,20 @@ def close_period(uow: UnitOfWork, actor: Actor, sub: Row[Any], *, at: datetime |
             "next_billing_at": next_period.end,
             "status": "canceled" if sub.cancel_at is not None else "active",
         }
-    return uow.conn.execute(_UPDATE_SUBSCRIPTION, values | {"_id": sub.id}).one()
+    uow.memo.pop(("subscription", sub.id), None)  # what prefetch read is out of date from here on
+    params = values | {"_id": sub.id}
+    if uow.write_behind:  # sent with the chunk's; as it will be
+        uow.update(_UPDATE_SUBSCRIPTION, params)
+        return SimpleNamespace(**(_fields(sub) | values))  # type: ignore[return-value]
+    return uow.conn.execute(_UPDATE_SUBSCRIPTION.returning(*subscriptions.c), params).one()
+
+
+def _fields(row: Any) -> dict[str, Any]:
+    return dict(row._mapping) if isinstance(row, Row) else dict(vars(row))
 
 
 # The columns it sets come with the parameters (one statement, compiled once per set of columns).
-_UPDATE_SUBSCRIPTION = update(subscriptions).where(subscriptions.c.id == bindparam("_id")).returning(*subscriptions.c)
+_UPDATE_SUBSCRIPTION = update(subscriptions).where(subscriptions.c.id == bindparam("_id"))
 
 
 def _carry_licensed(uow: UnitOfWork, sub: Row[Any], rules: PlanRules, from_id: str, to_id: str) -> None:
@@ -233,8 +246,7 @@ def _carry_licensed(uow: UnitOfWork, sub: Row[Any], rules: PlanRules, from_id: s
         for k, q in quantities(uow, from_id).items()
         if k in licensed and q != 0
     ]
-    if rows:
-        uow.conn.execute(insert(item_quantities), rows)
+    uow.insert(item_quantities, rows)
 
 
 def process_due(uow: UnitOfWork, actor: Actor, sub: Row[Any]) -> int:

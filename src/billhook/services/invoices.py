@@ -7,14 +7,14 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Row, delete, select, update
 
 from billhook.domain import lifecycle
 from billhook.domain.invoicing import LineDraft, Totals, totals
 from billhook.domain.money import ZERO, fmt, money_str, round_money
 from billhook.errors import NotFound
 from billhook.ids import new_id
-from billhook.services import profiles
+from billhook.services import billable, profiles
 from billhook.services.common import iso
 from billhook.store.schema import customers, invoice_lines, invoice_transitions, invoices
 from billhook.store.uow import UnitOfWork
@@ -35,33 +35,36 @@ def create(
 ) -> str:
     invoice_id = new_id()
     zero = round_money(ZERO, currency)
-    uow.conn.execute(
-        insert(invoices),
-        dict(
-            id=invoice_id,
-            namespace=namespace,
-            customer_id=customer_id,
-            subscription_id=subscription_id,
-            kind=kind,
-            currency=currency,
-            status=status.short,
-            extended_status=status.value,
-            number=f"DRAFT-{invoice_id}",
-            period_start=period[0],
-            period_end=period[1],
-            **snapshot(uow, namespace, customer_id),
-            amount=zero,
-            charges_total=zero,
-            discounts_total=zero,
-            credits_total=zero,
-            taxes_total=zero,
-            total=zero,
-            validation_issues=[],
-            created_at=uow.now,
-            updated_at=uow.now,
-            version=1,
-        ),
+    uow.insert(
+        invoices,
+        [
+            dict(
+                id=invoice_id,
+                namespace=namespace,
+                customer_id=customer_id,
+                subscription_id=subscription_id,
+                kind=kind,
+                currency=currency,
+                status=status.short,
+                extended_status=status.value,
+                number=f"DRAFT-{invoice_id}",
+                period_start=period[0],
+                period_end=period[1],
+                **snapshot(uow, namespace, customer_id),
+                amount=zero,
+                charges_total=zero,
+                discounts_total=zero,
+                credits_total=zero,
+                taxes_total=zero,
+                total=zero,
+                validation_issues=[],
+                created_at=uow.now,
+                updated_at=uow.now,
+                version=1,
+            )
+        ],
     )
+    billable.none_yet(uow, invoice_id)
     return invoice_id
 
 
@@ -111,6 +114,17 @@ def stored_lines(uow: UnitOfWork, invoice_id: str) -> list[Row[Any]]:
             select(invoice_lines).where(invoice_lines.c.invoice_id == invoice_id).order_by(invoice_lines.c.position)
         )
     )
+
+
+def prefetch_lines(uow: UnitOfWork, invoice_ids: Sequence[str]) -> None:
+    """The stored lines of these invoices, one statement for all, for ``stored_lines`` to hand out once."""
+    found: dict[str, list[Row[Any]]] = {i: [] for i in invoice_ids}
+    if invoice_ids:
+        q = select(invoice_lines).where(invoice_lines.c.invoice_id.in_(invoice_ids))
+        for r in uow.conn.execute(q.order_by(invoice_lines.c.invoice_id, invoice_lines.c.position)):
+            found[r.invoice_id].append(r)
+    for invoice_id, rows in found.items():
+        uow.memo[("lines", invoice_id)] = rows
 
 
 def prefetch_customers(uow: UnitOfWork, customer_ids: Collection[str]) -> None:
@@ -187,8 +201,7 @@ def replace_lines(
                 "updated_at": uow.now,
             }
         )
-    if rows:
-        uow.conn.execute(insert(invoice_lines), rows)
+    uow.insert(invoice_lines, rows)
     written = [SimpleNamespace(**(_NO_LINE | r)) for r in rows]  # as stored (read back, they'd be equal)
     values = totals_values(uow, inv, [r.amount for r in kept] + [r.amount for r in written])
     return values, sorted(kept + written, key=lambda r: r.position)

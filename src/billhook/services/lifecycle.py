@@ -86,11 +86,13 @@ def advance(
     *,
     lines: list[Row[Any]] | None = None,
     changes: dict[str, Any] | None = None,
+    hold: billable.Hold | None = None,
 ) -> Row[Any]:
     """Fire ``next`` for as long as the table allows it: stop at a hold point or a final state.
     ``lines``: the invoice's stored lines, when the caller has just written them; ``changes``: column
-    values the caller has for the invoice and leaves to the walk to write with its own."""
-    return Walk(uow, actor, inv, lines=lines, changes=changes).advance()
+    values the caller has for the invoice and leaves to the walk to write with its own; ``hold``: its
+    billable hold, when the caller has just looked."""
+    return Walk(uow, actor, inv, lines=lines, changes=changes, hold=hold).advance()
 
 
 def record_edit(uow: UnitOfWork, actor: Actor, inv: Row[Any]) -> Row[Any]:
@@ -125,6 +127,7 @@ class Walk:
         *,
         lines: list[Row[Any]] | None = None,
         changes: dict[str, Any] | None = None,
+        hold: billable.Hold | None = None,
     ) -> None:
         self.uow = uow
         self.actor = actor
@@ -135,7 +138,7 @@ class Walk:
         self.events: list[tuple[str, str | None, dict[str, Any]]] = []
         self.lines = invoices.stored_lines(uow, inv.id) if lines is None else lines
         self._line_views: tuple[str, list[dict[str, Any]]] | None = None
-        self._hold: billable.Hold | None = None
+        self._hold = hold
         self._totals: dict[str, str] | None = None
 
     def hold(self) -> billable.Hold:
@@ -195,8 +198,7 @@ class Walk:
             self.events.append((_EVENTS_ON_ENTER[row.target], inv.id, data))
         if row.target == S.DRAFT_OUTSTANDING and row.source != S.DRAFT_OUTSTANDING and billable.announces(uow, inv):
             self._write_events()  # the billable hook comes after the invoice's own events
-            billable.announce(uow, inv, data)
-            self._hold = None  # the announcement made the deliveries it waits for
+            self._hold = billable.announce(uow, inv, data)  # it made the deliveries the invoice waits for
 
     def advance(self) -> Row[Any]:
         for _ in range(MAX_STEPS):
@@ -215,27 +217,29 @@ class Walk:
         """Write what the walk did, and when the worker must look at the invoice next."""
         at = _next_look(self.uow, self.inv, self.hold)
         if at != self.inv.next_action_at:
-            self.changes["next_action_at"] = at
+            self.changes["next_action_at"] = self.inv.next_action_at = at
         uow = self.uow
         if not self.changes:
             return invoices.load(uow, self.inv.id)
-        updated = uow.conn.execute(
-            _GUARDED_UPDATE, self.changes | {"_id": self.inv.id, "_version": self.start_version}
-        ).first()
-        if updated is None:
-            raise Conflict("the invoice changed meanwhile; try again", code="concurrent_update")
+        params = self.changes | {"_id": self.inv.id, "_version": self.start_version}
+        if uow.write_behind:  # sent with the chunk's (and fails it if the invoice changed meanwhile)
+            uow.update(_GUARDED_UPDATE_LATER, params, guarded=True)
+            updated: Any = SimpleNamespace(**vars(self.inv))
+        else:
+            updated = uow.conn.execute(_GUARDED_UPDATE, params).first()
+            if updated is None:
+                raise Conflict("the invoice changed meanwhile; try again", code="concurrent_update")
         uow.append(invoice_transitions, self.history)
         self._write_events()
         self.changes, self.history, self.start_version = {}, [], updated.version
-        return updated
+        return updated  # type: ignore[no-any-return]
 
 
 # The columns it sets come with the parameters: one statement, compiled once per set of columns.
-_GUARDED_UPDATE = (
-    update(invoices_t)
-    .where(invoices_t.c.id == bindparam("_id"), invoices_t.c.version == bindparam("_version"))
-    .returning(*invoices_t.c)
+_GUARDED_UPDATE_LATER = update(invoices_t).where(
+    invoices_t.c.id == bindparam("_id"), invoices_t.c.version == bindparam("_version")
 )
+_GUARDED_UPDATE = _GUARDED_UPDATE_LATER.returning(*invoices_t.c)
 
 
 def _next_look(uow: UnitOfWork, inv: Any, hold: Callable[[], billable.Hold]) -> datetime | None:

@@ -40,10 +40,6 @@ DEFERRED = "NUMBERING-"  # + a ULID: where a deferred number stands until the co
 _PENDING = "deferred_numbers"
 
 
-class NumbersPending(RuntimeError):
-    """Events were about to be written while deferred numbers were still placeholders."""
-
-
 def defer(uow: UnitOfWork) -> None:
     """Give this transaction's invoices their numbers just before it commits, not as they are issued.
 
@@ -51,17 +47,18 @@ def defer(uow: UnitOfWork) -> None:
     moment instead of the whole transaction, so two workers issuing at once do not wait for each other.
     Until then an issued invoice carries a placeholder, in its row and in the events buffered for it;
     the commit replaces both. Should the buffered events have to be written before that (something in
-    the transaction reads them), the transaction fails with ``NumbersPending`` instead of writing a
-    placeholder, and the caller does the work again without deferring.
+    the transaction reads them), the numbers are taken then, and the ones after them at once, as
+    without deferring: no placeholder is ever written into an event.
     """
     uow.memo[_PENDING] = []
     uow.before_commit(lambda: _resolve(uow))
-    uow.appends.before_flush(lambda: _refuse_placeholders(uow))
+    uow.buffer.before_flush(lambda: _before_events_are_written(uow))
 
 
-def _refuse_placeholders(uow: UnitOfWork) -> None:
-    if uow.memo.get(_PENDING):
-        raise NumbersPending("events would be written before the deferred invoice numbers were taken")
+def _before_events_are_written(uow: UnitOfWork) -> None:
+    # rows of invoices may go with a placeholder (``_resolve`` renumbers them); events may not
+    if uow.memo.get(_PENDING) and uow.buffer.pending(events):
+        _resolve(uow)
 
 
 def _resolve(uow: UnitOfWork) -> None:
@@ -69,12 +66,19 @@ def _resolve(uow: UnitOfWork) -> None:
     if not pending:
         return
     final = {placeholder: next_number(uow, ns, scope, prefix) for ns, scope, prefix, placeholder in pending}
-    uow.conn.execute(
-        update(invoices).where(invoices.c.namespace == bindparam("_ns"), invoices.c.number == bindparam("_old")),
-        [{"_ns": ns, "_old": placeholder, "number": final[placeholder]} for ns, _, _, placeholder in pending],
-    )
+    left = dict.fromkeys(final)
+    for params in uow.buffer.pending_updates(invoices):  # not sent yet (write-behind): amend them
+        if params.get("number") in final:
+            left.pop(params["number"], None)
+            params["number"] = final[params["number"]]
+    sent = [(ns, placeholder) for ns, _, _, placeholder in pending if placeholder in left]
+    if sent:
+        uow.conn.execute(
+            update(invoices).where(invoices.c.namespace == bindparam("_ns"), invoices.c.number == bindparam("_old")),
+            [{"_ns": ns, "_old": placeholder, "number": final[placeholder]} for ns, placeholder in sent],
+        )
     seen: set[int] = set()  # an invoice's events share their rendered lines: each is amended once
-    for row in uow.appends.pending(events):
+    for row in uow.buffer.pending(events):
         _renumber(row["data"], final, seen)
 
 

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 
 from billhook.domain.lifecycle import S
 from billhook.errors import InvalidInput, NotFound
 from billhook.events import signing, transport
 from billhook.events.catalog import BILLABLE, CATALOG
 from billhook.ids import new_id
-from billhook.services import billable, invoices, lifecycle
+from billhook.services import billable, invoices, lifecycle, numbering
 from billhook.services.common import Actor, Page, iso, paginate
 from billhook.store.clock import wall_now
 from billhook.store.schema import events, webhook_attempts, webhook_deliveries, webhook_endpoints
+from billhook.store.schema import invoices as invoices_t
 from billhook.store.uow import UnitOfWork
 
 ROTATION_OVERLAP = timedelta(hours=24)
@@ -308,14 +309,54 @@ def record(
     owner: str | None = None,
     trigger: str = "schedule",
 ) -> None:
-    """Store one attempt and decide what comes next: done, retry later, or give up.
+    """Store one attempt and decide what comes next (see ``record_many``)."""
+    record_many(uow, lambda _: actor, [(delivery_id, outcome)], owner=owner, trigger=trigger)
+
+
+def record_many(
+    uow: UnitOfWork,
+    actor_for: Callable[[str], Actor],
+    outcomes: Sequence[tuple[str, transport.Outcome]],
+    *,
+    owner: str | None = None,
+    trigger: str = "schedule",
+) -> None:
+    """Store each delivery's attempt and decide what comes next: done, retry later, or give up; then
+    release the invoices their billable deliveries held. A handful of statements for the lot.
 
     A sender whose lease ran out meanwhile (another worker took the delivery over) still records
     its attempt, which did happen, but leaves the delivery's state to the new holder.
     """
-    row = uow.conn.execute(
-        select(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id).with_for_update()
-    ).one()
+    by_id = {
+        r.id: r
+        for r in uow.conn.execute(
+            select(webhook_deliveries)
+            .where(webhook_deliveries.c.id.in_([d for d, _ in outcomes]))
+            .order_by(webhook_deliveries.c.id)
+            .with_for_update()
+        )
+    }
+    changes: dict[frozenset[str], list[dict[str, Any]]] = {}  # one executemany per set of columns
+    settled_billable: list[tuple[str, str]] = []
+    for delivery_id, outcome in outcomes:
+        row = by_id[delivery_id]
+        values = _after_attempt(uow, row, outcome, owner, trigger)
+        changes.setdefault(frozenset(values), []).append(values | {"_id": row.id})
+        if row.event_type == BILLABLE and row.subject_id is not None and "status" in values:
+            settled_billable.append((row.namespace, row.subject_id))
+    for rows in changes.values():
+        uow.conn.execute(_UPDATE_DELIVERY, rows)
+    if settled_billable:
+        after_billable(uow, actor_for, settled_billable)
+
+
+_UPDATE_DELIVERY = update(webhook_deliveries).where(webhook_deliveries.c.id == bindparam("_id"))
+
+
+def _after_attempt(
+    uow: UnitOfWork, row: Row[Any], outcome: transport.Outcome, owner: str | None, trigger: str
+) -> dict[str, Any]:
+    """Append the attempt; the delivery's new column values."""
     attempts = row.attempts + 1
     attempt = {
         "id": new_id(),
@@ -332,8 +373,7 @@ def record(
     }
     uow.append(webhook_attempts, [attempt])
     if owner is not None and row.lease_owner != owner:
-        uow.conn.execute(update(webhook_deliveries).where(webhook_deliveries.c.id == row.id).values(attempts=attempts))
-        return
+        return {"attempts": attempts}
     values: dict[str, Any] = {
         "attempts": attempts,
         "last_attempt_at": uow.now,
@@ -358,23 +398,44 @@ def record(
             values |= {"status": "failed", "failed_at": uow.now}
         else:
             values |= {"status": "pending", "next_attempt_at": uow.now + delay}
-    uow.conn.execute(update(webhook_deliveries).where(webhook_deliveries.c.id == row.id).values(values))
-    if row.event_type == BILLABLE and row.subject_id is not None:
-        after_billable(uow, actor, row.subject_id)
+    return values
 
 
 ENDPOINT_GONE = "the endpoint is disabled or deleted"
 
 
-def after_billable(uow: UnitOfWork, actor: Actor, invoice_id: str) -> None:
-    """A billable delivery settled: release the held invoice when its grace is over, or mark it failed."""
-    inv = invoices.load(uow, invoice_id)
-    if inv.extended_status != S.DRAFT_OUTSTANDING:
+def after_billable(uow: UnitOfWork, actor_for: Callable[[str], Actor], settled: Sequence[tuple[str, str]]) -> None:
+    """Billable deliveries settled (``(namespace, invoice id)`` pairs): release each held invoice whose
+    grace is over, or mark it failed. The invoices are read, locked and looked into together."""
+    ids = list(dict.fromkeys(invoice_id for _, invoice_id in settled))
+    held = uow.conn.execute(
+        select(invoices_t.c.customer_id).where(
+            invoices_t.c.id.in_(ids), invoices_t.c.extended_status == S.DRAFT_OUTSTANDING.value
+        )
+    ).scalars()
+    customer_ids = set(held)
+    if not customer_ids:
         return
-    uow.lock_customer(inv.customer_id)
-    inv = invoices.load(uow, invoice_id)  # again, under the lock
-    if inv.extended_status != S.DRAFT_OUTSTANDING:
+    uow.lock_customers(customer_ids)
+    rows = [
+        inv
+        for inv in uow.conn.execute(select(invoices_t).where(invoices_t.c.id.in_(ids)).order_by(invoices_t.c.id))
+        if inv.extended_status == S.DRAFT_OUTSTANDING  # again, under the locks
+    ]
+    if not rows:
         return
+    held_ids = [inv.id for inv in rows]
+    billable.prefetch(uow, held_ids)
+    invoices.prefetch_lines(uow, held_ids)
+    invoices.prefetch_customers(uow, customer_ids)
+    if len(rows) > 1:  # numbers and writes at the commit (a failure is redone one delivery at a time, without)
+        numbering.defer(uow)
+        uow.write_behind = True
+    for inv in rows:
+        _release(uow, actor_for(inv.namespace), inv)
+
+
+def _release(uow: UnitOfWork, actor: Actor, inv: Row[Any]) -> None:
     h = billable.hold(uow, inv)
     before = inv.validation_issues
     issues = [i for i in before if i.get("code") != billable.FAILED_ISSUE]
@@ -392,7 +453,8 @@ def after_billable(uow: UnitOfWork, actor: Actor, invoice_id: str) -> None:
                 "updatedAt": iso(uow.now),
             }
         )
-    lifecycle.advance(uow, actor, inv, changes={"validation_issues": issues} if issues != before else None)
+    changes = {"validation_issues": issues} if issues != before else None
+    lifecycle.advance(uow, actor, inv, changes=changes, hold=h)
 
 
 # ---------------------------------------------------------------------------------------- events

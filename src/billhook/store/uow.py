@@ -8,10 +8,12 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, select
+from sqlalchemy import Connection, Engine, Table, insert, select
+from sqlalchemy.sql.dml import Update
 
-from billhook.store.appends import Appends
-from billhook.store.appends import install as install_appends
+from billhook.errors import Conflict
+from billhook.store.buffer import WriteBuffer
+from billhook.store.buffer import install as install_buffer
 from billhook.store.clock import Clock
 from billhook.store.db import READONLY, is_sqlite
 from billhook.store.schema import customers
@@ -27,6 +29,9 @@ class UnitOfWork:
         self.readonly = readonly
         self.sqlite = is_sqlite(engine)
         self.memo: dict[object, object] = {}  # lookups worth doing once per transaction
+        # Write-behind: inserts and updates made through ``insert`` and ``update`` go to the buffer
+        # and are sent together (see ``store.buffer``). A worker turns it on for a chunk of rows.
+        self.write_behind = False
         self._before_commit: list[Callable[[], None]] = []
 
     def __enter__(self) -> UnitOfWork:
@@ -35,19 +40,34 @@ class UnitOfWork:
             conn = conn.execution_options(**{READONLY: True})
         self.conn = conn
         self._tx = conn.begin()
-        self.appends = Appends(conn)
+        self.buffer = WriteBuffer(conn)
         try:
             self.now = self.clock.now(conn)
         except BaseException:
             self._tx.rollback()
-            self.appends.close()
+            self.buffer.close()
             conn.close()
             raise
         return self
 
     def append(self, table: Table, rows: list[dict[str, Any]]) -> None:
-        """Rows for an append-only table, written before the commit (see ``store.appends``)."""
-        self.appends.add(table, rows)
+        """Rows for an append-only table (history, events, …): written later, together (``store.buffer``)."""
+        self.buffer.add(table, rows)
+
+    def insert(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Insert rows: now, or in write-behind mode later, together."""
+        if self.write_behind:
+            self.buffer.add(table, rows)
+        elif rows:
+            self.conn.execute(insert(table), rows)
+
+    def update(self, statement: Update, params: dict[str, Any], *, guarded: bool = False) -> None:
+        """Run ``statement`` (``… WHERE id = :_id``) with ``params``: now, or in write-behind mode
+        later, together. ``guarded``: it must match its row, or the transaction fails."""
+        if self.write_behind:
+            self.buffer.update(statement, params, guarded=guarded)
+        elif self.conn.execute(statement, params).rowcount != 1 and guarded:
+            raise Conflict("a row changed meanwhile; try again", code="concurrent_update")
 
     def before_commit(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` in the transaction, just before it commits (to write what was counted in memory)."""
@@ -57,7 +77,7 @@ class UnitOfWork:
         if self._tx.is_active:
             while self._before_commit:  # a hook may add another (it runs too)
                 self._before_commit.pop(0)()
-            self.appends.flush()
+            self.buffer.flush()
             self._tx.commit()
 
     def __exit__(
@@ -67,7 +87,7 @@ class UnitOfWork:
             if self._tx.is_active:
                 self._tx.rollback()
         finally:
-            self.appends.close()
+            self.buffer.close()
             self.conn.close()
 
     def lock_customer(self, customer_id: str) -> None:
@@ -93,7 +113,7 @@ class UnitOfWorkFactory:
     def __init__(self, engine: Engine, clock: Clock) -> None:
         self.engine = engine
         self.clock = clock
-        install_appends(engine)
+        install_buffer(engine)
 
     def __call__(self, *, readonly: bool = False) -> UnitOfWork:
         return UnitOfWork(self.engine, self.clock, readonly=readonly)

@@ -1,4 +1,4 @@
-"""Claim due subscriptions and invoices with leases; process each in its own transaction.
+"""Claim due subscriptions, invoices and webhook deliveries with leases, and process them.
 
 A claim is a lease (owner, expiry in wall-clock time). Work held by a worker that died is taken
 over once its lease expires; processing re-reads every row under the customer's lock, so a
@@ -143,8 +143,9 @@ class Worker:
             .order_by(subscriptions.c.id)
         ).all()  # read again under the locks
         billing.prefetch(uow, rows)
-        if len(rows) > 1:  # a chunk's numbers at its commit (a failed chunk is redone one row at a time, without)
+        if len(rows) > 1:  # numbers and writes at the commit (a failed chunk is redone one row at a time, without)
             numbering.defer(uow)
+            uow.write_behind = True
         closed = sum(billing.process_due(uow, self._actor(sub.namespace), sub) for sub in rows)
         PERIODS_CLOSED.inc(closed)
         return closed
@@ -188,38 +189,40 @@ class Worker:
                 self.http, request.url, request.body, request.headers, allow_private=self.allow_private_webhooks
             )
 
-        outcomes = list(zip(requests, self.senders.map(send, requests), strict=True))
+        outcomes = [(r.delivery_id, o) for r, o in zip(requests, self.senders.map(send, requests), strict=True)]
         try:
             with self.uows.write() as uow:
-                for request, outcome in outcomes:
-                    self._record(uow, request, outcome)
-        except Exception:
-            for request, outcome in outcomes:
+                webhooks.record_many(uow, self._actor, outcomes, owner=self.name)
+        except Exception as exc:
+            log.info("worker.outcomes_recorded_one_by_one", rows=len(outcomes), reason=repr(exc), worker=self.name)
+            for delivery_id, outcome in outcomes:
                 try:
                     with self.uows.write() as uow:
-                        self._record(uow, request, outcome)
+                        webhooks.record_many(uow, self._actor, [(delivery_id, outcome)], owner=self.name)
                 except Exception:
-                    log.exception("worker.delivery_record_failed", delivery=request.delivery_id, worker=self.name)
+                    log.exception("worker.delivery_record_failed", delivery=delivery_id, worker=self.name)
         for _, outcome in outcomes:
             DELIVERIES.labels("succeeded" if outcome.succeeded else "failed").inc()
 
-    def _record(self, uow: UnitOfWork, request: webhooks.Request, outcome: transport.Outcome) -> None:
-        webhooks.record(uow, self._actor(request.namespace), request.delivery_id, outcome, owner=self.name)
-
-    def run_once(self) -> int:
-        """Claim and process one batch of each kind of work; returns how many rows it handled."""
-        handled = 0
+    def bill_once(self) -> int:
+        """Claim and process one batch of due subscriptions and one of due invoices."""
         with BATCH_SECONDS.time():
             subs = self.claim_subscriptions()
             self.process_chunked(subs, self._close_subscriptions)
             invs = self.claim_invoices()
             self.process_chunked(invs, self._advance_invoices)
-            handled += len(subs) + len(invs)
-            deliveries = self.claim_deliveries()
-            if deliveries:
-                self.process_deliveries(deliveries)
-                handled += len(deliveries)
-        return handled
+        return len(subs) + len(invs)
+
+    def deliver_once(self) -> int:
+        """Claim and send one batch of due webhook deliveries."""
+        deliveries = self.claim_deliveries()
+        if deliveries:
+            self.process_deliveries(deliveries)
+        return len(deliveries)
+
+    def run_once(self) -> int:
+        """Claim and process one batch of each kind of work; returns how many rows it handled."""
+        return self.bill_once() + self.deliver_once()
 
     def _safely(self, fn: Any, row_id: str, namespace: str) -> None:
         try:
@@ -254,16 +257,26 @@ class Worker:
         return False
 
     def run(self, stop: threading.Event) -> None:
+        """Bill and send webhooks in two loops (threads), until ``stop``: a slow endpoint never holds
+        up the closing of periods, and sending overlaps billing's waits on the database."""
         log.info("worker.started", worker=self.name, batch_size=self.batch_size)
+        sender = threading.Thread(
+            target=self._loop, args=(stop, self.deliver_once), name="billhook-deliveries", daemon=True
+        )
+        sender.start()
+        self._loop(stop, self.bill_once)
+        sender.join()
+        log.info("worker.stopped", worker=self.name)
+
+    def _loop(self, stop: threading.Event, once: Callable[[], int]) -> None:
         while not stop.is_set():
             try:
-                handled = self.run_once()
+                handled = once()
             except Exception:
-                log.exception("worker.batch_failed", worker=self.name)
+                log.exception("worker.batch_failed", worker=self.name, loop=threading.current_thread().name)
                 handled = 0
             if not handled:
                 stop.wait(self.poll_interval)
-        log.info("worker.stopped", worker=self.name)
 
     def close(self) -> None:
         self.senders.shutdown(wait=True)

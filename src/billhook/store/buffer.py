@@ -1,0 +1,134 @@
+"""Writes a transaction sends later, together: one statement per table (and per kind of update)
+instead of one per row.
+
+- Rows to insert. History, events, deliveries and attempts always come this way: closing a period
+  writes a history row and a few events for each invoice, so a chunk of invoices costs one INSERT per
+  table instead of one per invoice. In *write-behind* mode (a worker's chunk: see ``UnitOfWork``)
+  invoices, their lines and item quantities come this way too.
+- In write-behind mode, updates made by one prepared statement with bound parameters (``_id`` names
+  the row), sent as one executemany. An update guarded by the row's version checks, when it is sent,
+  that every row matched, and raises ``Conflict`` otherwise.
+
+Buffered writes are sent before the transaction commits, and before any statement of that
+transaction that touches one of their tables (so whatever reads them in the same transaction sees
+them): the same writes, in the same transaction, each row's in the order they were made, only sent
+later. Inserts go first, parents before children; then the updates, which never change a row's
+references and may change rows just inserted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, event, insert
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.dml import Update, UpdateBase
+from sqlalchemy.sql.util import find_tables
+
+from billhook.errors import Conflict
+from billhook.store.schema import metadata
+
+_ORDER = metadata.sorted_tables  # a row's parents before it
+_KEY = "billhook_buffer"
+
+
+@dataclass
+class _Updates:
+    guarded: bool
+    params: list[dict[str, Any]] = field(default_factory=list)
+
+
+class WriteBuffer:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.rows: dict[Table, list[dict[str, Any]]] = {}
+        self.updates: dict[tuple[Update, frozenset[str]], _Updates] = {}
+        self._updated: dict[tuple[str, Any], tuple[Update, frozenset[str]]] = {}  # (table, row id): its group
+        self._flushing = False
+        self._before_flush: list[Callable[[], None]] = []
+        conn.info[_KEY] = self
+
+    def before_flush(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` before buffered writes are sent (to amend them, or refuse by raising); what it
+        sends itself goes before them."""
+        self._before_flush.append(fn)
+
+    def add(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.rows.setdefault(table, []).extend(rows)
+
+    def update(self, statement: Update, params: dict[str, Any], *, guarded: bool = False) -> None:
+        """``statement`` (``UPDATE … WHERE id = :_id``, values bound by name) with ``params``, later."""
+        group = (statement, frozenset(params))
+        row = (_name(statement), params["_id"])
+        if self._updated.get(row, group) != group:
+            self.flush()  # the row changes again in another shape: its first change goes first
+        self._updated[row] = group
+        self.updates.setdefault(group, _Updates(guarded)).params.append(params)
+
+    def pending(self, table: Table) -> list[dict[str, Any]]:
+        """The rows buffered for ``table`` (to be amended before they are written)."""
+        return self.rows.get(table, [])
+
+    def pending_updates(self, table: Table) -> list[dict[str, Any]]:
+        """The parameters of the updates buffered for ``table`` (to be amended before they are sent)."""
+        return [p for (stmt, _), group in self.updates.items() if stmt.table is table for p in group.params]
+
+    def tables(self) -> set[str]:
+        return {t.name for t in self.rows} | {_name(stmt) for stmt, _ in self.updates}
+
+    def flush(self) -> None:
+        if self._flushing or not (self.rows or self.updates):
+            return
+        self._flushing = True  # what the hooks send goes before the buffer
+        try:
+            for fn in self._before_flush:
+                fn()
+            while self.rows or self.updates:
+                rows, updates = self.rows, self.updates
+                self.rows, self.updates, self._updated = {}, {}, {}
+                for table in _ORDER:
+                    if table in rows:
+                        self.conn.execute(insert(table), rows[table])
+                for (statement, _), group in updates.items():
+                    result = self.conn.execute(statement, group.params)
+                    if group.guarded and result.rowcount != len(group.params):
+                        raise Conflict("a row changed meanwhile; try again", code="concurrent_update")
+        finally:
+            self._flushing = False
+
+    def close(self) -> None:
+        self.rows, self.updates, self._updated = {}, {}, {}
+        self.conn.info.pop(_KEY, None)
+
+
+def _name(statement: UpdateBase) -> str:
+    return str(getattr(statement.table, "name", ""))
+
+
+def _touches(statement: ClauseElement, names: set[str]) -> bool:
+    if isinstance(statement, UpdateBase):
+        return _name(statement) in names
+    tables = find_tables(statement, include_joins=True, include_selects=True, include_crud=True)
+    return not tables or any(getattr(t, "name", None) in names for t in tables)  # no tables: text()
+
+
+def install(engine: Engine) -> None:
+    """Send the buffer before any statement that touches its tables (once per engine)."""
+    if event.contains(engine, "before_execute", _before_execute):
+        return
+    event.listen(engine, "before_execute", _before_execute)
+
+
+def _before_execute(conn: Connection, statement: Any, *_: Any) -> None:
+    buffer: WriteBuffer | None = conn.info.get(_KEY)
+    if (
+        buffer is not None
+        and not buffer._flushing
+        and (buffer.rows or buffer.updates)
+        and isinstance(statement, ClauseElement)
+        and _touches(statement, buffer.tables())
+    ):
+        buffer.flush()
