@@ -1,10 +1,11 @@
 """Writes a transaction sends later, together: one statement per table (and per kind of update)
 instead of one per row.
 
-- Rows to insert. History, events, deliveries and attempts always come this way: closing a period
-  writes a history row and a few events for each invoice, so a chunk of invoices costs one INSERT per
-  table instead of one per invoice. In *write-behind* mode (a worker's chunk: see ``UnitOfWork``)
-  invoices, their lines and item quantities come this way too.
+- Rows to insert, one statement per table (COPY on PostgreSQL: see ``store.bulk``). History,
+  events, deliveries and attempts always come this way: closing a period writes a history row and a
+  few events for each invoice, so a chunk of invoices costs one statement per table instead of some
+  per invoice. In *write-behind* mode (a worker's chunk: see ``UnitOfWork``) invoices, their lines
+  and item quantities come this way too.
 - In write-behind mode, updates made by one prepared statement with bound parameters (``_id`` names
   the row), sent as one executemany. An update guarded by the row's version checks, when it is sent,
   that every row matched, and raises ``Conflict`` otherwise.
@@ -22,12 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, event, insert
+from sqlalchemy import Connection, Engine, Table, event
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.dml import Update, UpdateBase
 from sqlalchemy.sql.util import find_tables
 
 from billhook.errors import Conflict
+from billhook.store.bulk import insert_rows
 from billhook.store.schema import metadata
 
 _ORDER = metadata.sorted_tables  # a row's parents before it
@@ -91,7 +93,7 @@ class WriteBuffer:
                 self.rows, self.updates, self._updated = {}, {}, {}
                 for table in _ORDER:
                     if table in rows:
-                        self.conn.execute(insert(table), rows[table])
+                        insert_rows(self.conn, table, rows[table])
                 for (statement, _), group in updates.items():
                     result = self.conn.execute(statement, group.params)
                     if group.guarded and result.rowcount != len(group.params):

@@ -1,0 +1,40 @@
+"""Inserting many rows at once: COPY on PostgreSQL (the server's own bulk path), executemany elsewhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Column, Connection, Table, insert
+from sqlalchemy.engine import Dialect
+
+COPY_FROM = 10  # rows: fewer go as an ordinary INSERT
+
+_Processors = list[tuple[str, Any]]
+_processors: dict[tuple[str, str, tuple[str, ...]], _Processors] = {}
+
+
+def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (each with the same columns) into ``table``, as Core's ``insert`` would."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql" or len(rows) < COPY_FROM:
+        conn.execute(insert(table), rows)
+        return
+    names = tuple(c.name for c in table.c if c.name in rows[0])
+    processors = _for(conn.dialect, table, names)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    columns = ", ".join(f'"{name}"' for name in names)
+    with cursor, cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
+        for row in rows:  # values as the column types bind them (Decimal as text, JSON, UTC)
+            copy.write_row([row[name] if bind is None else bind(row[name]) for name, bind in processors])
+
+
+def _for(dialect: Dialect, table: Table, names: tuple[str, ...]) -> _Processors:
+    key = (dialect.name, table.name, names)
+    if key not in _processors:
+        _processors[key] = [(name, _bind(table.c[name], dialect)) for name in names]
+    return _processors[key]
+
+
+def _bind(column: Column[Any], dialect: Dialect) -> Any:
+    return column.type.dialect_impl(dialect).bind_processor(dialect)
