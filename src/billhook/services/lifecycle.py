@@ -151,10 +151,14 @@ class Walk:
         return facts(self.uow, self.inv, line_count=len(self.lines), hold=hold)
 
     def view(self) -> dict[str, Any]:
-        """The invoice as it is now; its lines show the invoice's number, so they are rendered again
-        only when the number changes."""
-        if self._line_views is None or self._line_views[0] != self.inv.number:
-            self._line_views = (self.inv.number, [invoices.line_view(r, self.inv) for r in self.lines])
+        """The invoice as it is now. Its lines are rendered once; when the invoice gets its number,
+        only the number each line shows changes."""
+        number = self.inv.number
+        if self._line_views is None:
+            self._line_views = (number, [invoices.line_view(r, self.inv) for r in self.lines])
+        elif self._line_views[0] != number:  # the rest of each line is as it was
+            ref = {"id": self.inv.id, "number": number}
+            self._line_views = (number, [v | {"invoice": dict(ref)} for v in self._line_views[1]])
         if self._totals is None:  # transitions never change the totals
             self._totals = invoices.totals_view(invoices.stored_totals(self.inv), self.inv.currency)
         return invoices.view(
