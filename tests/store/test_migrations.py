@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from billhook.store.db import make_engine
-from billhook.store.migrate import is_current, upgrade
+from billhook.store.migrate import alembic_config, is_current, upgrade
 from billhook.store.schema import metadata
 
 
@@ -28,5 +32,28 @@ def test_sqlite_runs_in_wal_mode(tmp_path: object) -> None:
     try:
         with engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    finally:
+        engine.dispose()
+
+
+def test_event_payloads_are_compressed_with_lz4_on_postgresql(db_url: str) -> None:
+    if make_url(db_url).get_backend_name() != "postgresql":
+        pytest.skip("a PostgreSQL column setting")
+    engine = make_engine(db_url)
+    compression = text(
+        "SELECT attcompression FROM pg_attribute WHERE attrelid = 'events'::regclass AND attname = 'data'"
+    )
+    try:
+        upgrade(engine)
+        with engine.connect() as conn:
+            assert conn.execute(compression).scalar() == "l"  # lz4 (Debian's PostgreSQL is built with it)
+        with engine.begin() as conn:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0001")
+        with engine.connect() as conn:
+            assert conn.execute(compression).scalar() == ""  # the server's default again
+        upgrade(engine)
+        assert is_current(engine)
     finally:
         engine.dispose()

@@ -29,7 +29,10 @@ def _endpoints(uow: UnitOfWork, namespace: str) -> list[tuple[str, list[str]]]:
 
 def subscribers(uow: UnitOfWork, namespace: str, type_: str) -> list[str]:
     """Active endpoints that receive ``type_`` (an endpoint with no filter receives every type)."""
-    return [ep for ep, types in _endpoints(uow, namespace) if not types or type_ in types]
+    key = ("subscribers", namespace, type_)
+    if key not in uow.memo:  # as long as ``_endpoints`` is
+        uow.memo[key] = [ep for ep, types in _endpoints(uow, namespace) if not types or type_ in types]
+    return uow.memo[key]  # type: ignore[return-value]
 
 
 def record(uow: UnitOfWork, namespace: str, type_: str, subject_id: str | None, data: dict[str, Any]) -> str:

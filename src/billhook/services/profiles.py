@@ -311,10 +311,15 @@ def prefetch_in_force(uow: UnitOfWork, namespace: str, customer_ids: Collection[
         )
     }
     fallback: Row[Any] | None = None
+    plain: dict[str, InForce] = {}  # a profile's own workflow, the same for every customer without an override
     for customer_id in customer_ids:
         override = overrides.get(customer_id)
         profile = chosen.get(override.billing_profile_id) if override is not None else None
         if profile is None:
             fallback = fallback or default_profile(uow, namespace)
             profile = fallback
-        uow.memo[("in_force", customer_id)] = _in_force(profile, override)
+        if override is None:
+            force = plain.get(profile.id) or plain.setdefault(profile.id, _in_force(profile, None))
+        else:
+            force = _in_force(profile, override)
+        uow.memo[("in_force", customer_id)] = force
