@@ -118,20 +118,6 @@ def stop(procs: list[tuple[subprocess.Popen[bytes], str]]) -> None:
             p.wait()
 
 
-def start_listener(logdir: str) -> tuple[subprocess.Popen[bytes], str, str]:
-    port = common.free_port()
-    out = os.path.join(logdir, "received.txt")
-    log = os.path.join(logdir, "listener.log")
-    with open(log, "wb") as f:
-        p = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("listener.py")), "--port", str(port), "--out", out],
-            stdout=f,
-            stderr=subprocess.STDOUT,
-        )
-    common.wait_for_line(log, "listening on", 30, p)
-    return p, f"http://127.0.0.1:{port}/", out
-
-
 # ---------------------------------------------------------------------------------------- engine run
 
 
@@ -352,7 +338,7 @@ def run(db: str, n: int, workers: int, args: argparse.Namespace) -> Result:
         try:
             billable_url = received = None
             if args.billable:
-                listener, billable_url, received = start_listener(logdir)
+                listener, billable_url, received = common.start_listener(logdir)
             with common.fresh_database(db, keep=args.keep) as url:
                 rt = common.start_runtime(url)
                 try:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -20,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, Table, func, insert, select
@@ -514,3 +517,18 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
         for r in cells
     ]
     return "\n".join([line, sep, *body])
+
+
+def start_listener(logdir: str) -> tuple[subprocess.Popen[bytes], str, str]:
+    """bench/listener.py in its own process: (the process, its URL, the file it records webhook-ids in)."""
+    port = free_port()
+    out = os.path.join(logdir, "received.txt")
+    log = os.path.join(logdir, "listener.log")
+    with open(log, "wb") as f:
+        p = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("listener.py")), "--port", str(port), "--out", out],
+            stdout=f,
+            stderr=subprocess.STDOUT,
+        )
+    wait_for_line(log, "listening on", 30, p)
+    return p, f"http://127.0.0.1:{port}/", out

@@ -1,6 +1,6 @@
 """Where a worker's time goes when it closes N periods: statements per invoice, then a pyinstrument tree.
 
-    .venv/bin/python bench/profile_worker.py --db postgresql --n 500
+    .venv/bin/python bench/profile_worker.py --db postgresql --n 500 [--billable]
 
 Runs the billing day's set-up (``common.setup``) and one in-process ``Worker`` draining it, once
 counting the statements it sends (grouped by their first words and table) and once under
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import tempfile
 import time
 from collections import Counter
 from typing import Any
@@ -31,10 +32,13 @@ def _key(statement: str) -> str:
     return " ".join(words[:3]) if words[0] in ("INSERT", "DELETE") else " ".join(words[:2])
 
 
-def run(kind: str, n: int, chunk: int, profile: bool) -> None:
-    with common.fresh_database(kind) as url:
+def run(kind: str, n: int, chunk: int, profile: bool, billable: bool) -> None:
+    with common.fresh_database(kind) as url, tempfile.TemporaryDirectory() as logdir:
+        listener, billable_url = (None, None)
+        if billable:
+            listener, billable_url, _ = common.start_listener(logdir)
         rt = common.start_runtime(url)
-        common.setup(rt, n)
+        common.setup(rt, n, billable_url=billable_url)
         counts: Counter[str] = Counter()
 
         def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -42,7 +46,7 @@ def run(kind: str, n: int, chunk: int, profile: bool) -> None:
 
         with rt.uows.write() as uow:
             test_clock.advance(uow, to=common.RENEWAL)
-        worker = Worker(rt.uows, batch_size=200, chunk_size=chunk, poll_interval=0.05)
+        worker = Worker(rt.uows, batch_size=200, chunk_size=chunk, poll_interval=0.05, allow_private_webhooks=True)
         profiler = Profiler(interval=0.0005) if profile else None
         if not profile:
             event.listen(rt.engine, "before_cursor_execute", count)
@@ -55,7 +59,10 @@ def run(kind: str, n: int, chunk: int, profile: bool) -> None:
         elapsed = time.perf_counter() - start
         worker.close()
         rt.close()
-    label = "under pyinstrument" if profile else "counting statements"
+        if listener is not None:
+            listener.terminate()
+            listener.wait()
+    label = ("under pyinstrument" if profile else "counting statements") + (", billable" if billable else "")
     print(f"{kind}, N = {n:,}, chunk {chunk} ({label}): {elapsed:.2f} s, {elapsed / n * 1000:.2f} ms/invoice")
     if profiler:
         print(profiler.output_text(unicode=False, color=False))
@@ -70,9 +77,10 @@ def main() -> None:
     parser.add_argument("--db", default="postgresql", choices=("sqlite", "postgresql"))
     parser.add_argument("--n", type=int, default=500)
     parser.add_argument("--chunk", type=int, default=50, help="BILLHOOK_WORKER_CHUNK_SIZE")
+    parser.add_argument("--billable", action="store_true", help="a subscription.billable listener, grace PT0S")
     args = parser.parse_args()
-    run(args.db, args.n, args.chunk, profile=False)
-    run(args.db, args.n, args.chunk, profile=True)
+    run(args.db, args.n, args.chunk, profile=False, billable=args.billable)
+    run(args.db, args.n, args.chunk, profile=True, billable=args.billable)
 
 
 if __name__ == "__main__":

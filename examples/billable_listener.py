@@ -84,6 +84,8 @@ class Integration:
 
 def make_handler(integration: Integration, secret: str) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        disable_nagle_algorithm = True  # headers and body are two writes: don't hold the second back
+
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
             try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,6 +17,7 @@ from billhook.ids import new_id
 from billhook.services import billable, invoices, lifecycle, numbering
 from billhook.services.common import Actor, Page, iso, paginate
 from billhook.store.clock import wall_now
+from billhook.store.db import json_text
 from billhook.store.schema import events, webhook_attempts, webhook_deliveries, webhook_endpoints
 from billhook.store.schema import invoices as invoices_t
 from billhook.store.uow import UnitOfWork
@@ -283,10 +283,7 @@ def prepare(uow: UnitOfWork, delivery_ids: Sequence[str], owner: str) -> list[Re
     out = []
     for row in rows:
         endpoint, event = endpoints[row.endpoint_id], by_id[row.event_id]
-        body = json.dumps(
-            {"id": event.id, "type": event.type, "timestamp": iso(event.occurred_at), "data": event.data},
-            separators=(",", ":"),
-        )
+        body = json_text({"id": event.id, "type": event.type, "timestamp": iso(event.occurred_at), "data": event.data})
         secrets = [endpoint.secret]
         if (
             endpoint.previous_secret

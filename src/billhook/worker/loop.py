@@ -66,7 +66,9 @@ class Worker:
 
     # ----------------------------------------------------------------------------- claiming
 
-    def _claim(self, table: Table, due_column: Any, limit: int | None = None) -> list[tuple[str, str]]:
+    def _claim(
+        self, table: Table, due_column: Any, limit: int | None = None, lease: timedelta | None = None
+    ) -> list[tuple[str, str]]:
         with self.uows.write() as uow:
             wall = wall_now()
             due = (
@@ -85,7 +87,7 @@ class Worker:
             rows = uow.conn.execute(
                 update(table)
                 .where(table.c.id.in_(ids))
-                .values(lease_owner=self.name, lease_until=wall + self.lease)
+                .values(lease_owner=self.name, lease_until=wall + (lease or self.lease))
                 .returning(table.c.id, table.c.namespace)
             ).all()
             return [(r.id, r.namespace) for r in rows]
@@ -173,8 +175,10 @@ class Worker:
         return len(rows)
 
     def claim_deliveries(self) -> list[tuple[str, str]]:
-        # small enough that a batch of slow endpoints (15 s each) is sent well within the lease
-        return self._claim(webhook_deliveries, webhook_deliveries.c.next_attempt_at, self.senders_count * 2)
+        """Up to four rounds of the senders; the lease outlasts four rounds of endpoints that all time out."""
+        rounds = 4
+        lease = max(self.lease, rounds * timedelta(seconds=transport.TIMEOUT_SECONDS) + timedelta(seconds=30))
+        return self._claim(webhook_deliveries, webhook_deliveries.c.next_attempt_at, self.senders_count * rounds, lease)
 
     def process_deliveries(self, claimed: list[tuple[str, str]]) -> None:
         """Read what to send, send it outside any transaction (concurrently), then record the outcomes
