@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -84,4 +85,10 @@ def utc_field(raw: datetime, field: str) -> datetime:
 
 
 def iso(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    """RFC 3339 in UTC with a ``Z``. The same few instants recur in every view (now, period bounds)."""
+    return None if value is None else _iso(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

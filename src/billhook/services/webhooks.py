@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy import Row, Text, bindparam, cast, insert, select, update
 
 from billhook.domain.lifecycle import S
 from billhook.errors import InvalidInput, NotFound
@@ -278,12 +278,15 @@ def prepare(uow: UnitOfWork, delivery_ids: Sequence[str], owner: str) -> list[Re
             select(webhook_endpoints).where(webhook_endpoints.c.id.in_({r.endpoint_id for r in rows}))
         )
     }
-    by_id = {r.id: r for r in uow.conn.execute(select(events).where(events.c.id.in_({r.event_id for r in rows})))}
+    # each payload as the JSON text it is stored as: it goes into the body as it is, not parsed and dumped again
+    payload = select(events.c.id, events.c.type, events.c.occurred_at, cast(events.c.data, Text).label("data"))
+    by_id = {r.id: r for r in uow.conn.execute(payload.where(events.c.id.in_({r.event_id for r in rows})))}
     now = wall_now()
     out = []
     for row in rows:
         endpoint, event = endpoints[row.endpoint_id], by_id[row.event_id]
-        body = json_text({"id": event.id, "type": event.type, "timestamp": iso(event.occurred_at), "data": event.data})
+        head = json_text({"id": event.id, "type": event.type, "timestamp": iso(event.occurred_at)})
+        body = f'{head[:-1]},"data":{event.data}}}'
         secrets = [endpoint.secret]
         if (
             endpoint.previous_secret
