@@ -335,31 +335,23 @@ def view(
     facts: lifecycle.Facts,
     lines: Sequence[Any] | None = None,
     line_totals: Totals | None = None,
-    line_views: list[dict[str, Any]] | None = None,
-    totals: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The Invoice resource. ``lines`` and ``line_totals`` override stored ones (a gathering preview);
-    ``line_views`` and ``totals``: the lines and the totals already rendered."""
-    state = lifecycle.S(inv.extended_status)
+    """The Invoice resource. ``lines`` and ``line_totals`` override stored ones (a gathering preview)."""
+    line_views = [line_view(r, inv) for r in (stored_lines(uow, inv.id) if lines is None else lines)]
+    t = line_totals if line_totals is not None else stored_totals(inv)
+    return settled_view(uow, inv, line_views, totals_view(t, inv.currency)) | changing_view(uow, inv, facts)
+
+
+def settled_view(uow: UnitOfWork, inv: Any, line_views: list[dict[str, Any]], totals: dict[str, str]) -> dict[str, Any]:
+    """The part of the Invoice resource that a transition never changes (see ``changing_view``)."""
     key = ("customer", inv.customer_id)
     if key not in uow.memo:  # read once per transaction: an invoice's every transition shows it
         uow.memo[key] = uow.conn.execute(select(customers).where(customers.c.id == inv.customer_id)).one()
     cust: Any = uow.memo[key]
-    if line_views is None:
-        line_views = [line_view(r, inv) for r in (stored_lines(uow, inv.id) if lines is None else lines)]
-    t = line_totals if line_totals is not None else stored_totals(inv)
     return {
         "id": inv.id,
         "type": "standard",
-        "number": inv.number,
         "currency": inv.currency,
-        "status": api_status(uow, inv, state),
-        "statusDetails": {
-            "immutable": state in lifecycle.IMMUTABLE,
-            "failed": state in lifecycle.FAILED,
-            "extendedStatus": state.value,
-            "availableActions": lifecycle.available_actions(state, facts),
-        },
         "description": inv.description,
         "supplier": inv.supplier or {},
         "customer": {
@@ -373,14 +365,7 @@ def view(
         "subscriptionId": inv.subscription_id,
         "period": _period(inv.period_start, inv.period_end),
         "createdAt": iso(inv.created_at),
-        "updatedAt": iso(inv.updated_at),
-        "issuedAt": iso(inv.issued_at),
-        "draftUntil": iso(inv.draft_until),
-        "dueAt": iso(inv.due_at),
-        "voidedAt": iso(inv.voided_at),
-        "paidAt": iso(inv.paid_at),
         "sentToCustomerAt": iso(inv.sent_to_customer_at),
-        "deletedAt": iso(inv.deleted_at),
         "workflow": {
             "sourceBillingProfileId": inv.profile_id,
             "workflow": inv.workflow,
@@ -391,10 +376,33 @@ def view(
             },
         },
         "lines": line_views,
-        "totals": totals if totals is not None else totals_view(t, inv.currency),
-        "validationIssues": inv.validation_issues,
+        "totals": totals,
         "externalIds": {"invoicing": inv.external_invoicing_id, "payment": inv.external_payment_id},
         "metadata": inv.metadata or {},
+    }
+
+
+def changing_view(uow: UnitOfWork, inv: Any, facts: lifecycle.Facts) -> dict[str, Any]:
+    """The part of the Invoice resource that a transition may change: what ``_on_enter`` in the
+    lifecycle sets (and the status). Its lines show the number too: a walk patches those itself."""
+    state = lifecycle.S(inv.extended_status)
+    return {
+        "number": inv.number,
+        "status": api_status(uow, inv, state),
+        "statusDetails": {
+            "immutable": state in lifecycle.IMMUTABLE,
+            "failed": state in lifecycle.FAILED,
+            "extendedStatus": state.value,
+            "availableActions": lifecycle.available_actions(state, facts),
+        },
+        "updatedAt": iso(inv.updated_at),
+        "issuedAt": iso(inv.issued_at),
+        "draftUntil": iso(inv.draft_until),
+        "dueAt": iso(inv.due_at),
+        "voidedAt": iso(inv.voided_at),
+        "paidAt": iso(inv.paid_at),
+        "deletedAt": iso(inv.deleted_at),
+        "validationIssues": inv.validation_issues,
     }
 
 

@@ -137,9 +137,8 @@ class Walk:
         self.history: list[dict[str, Any]] = []
         self.events: list[tuple[str, str | None, dict[str, Any]]] = []
         self.lines = invoices.stored_lines(uow, inv.id) if lines is None else lines
-        self._line_views: tuple[str, list[dict[str, Any]]] | None = None
+        self._settled: tuple[str, dict[str, Any]] | None = None  # (the number it shows, the view's settled part)
         self._hold = hold
-        self._totals: dict[str, str] | None = None
 
     def hold(self) -> billable.Hold:
         if self._hold is None:
@@ -151,24 +150,18 @@ class Walk:
         return facts(self.uow, self.inv, line_count=len(self.lines), hold=hold)
 
     def view(self) -> dict[str, Any]:
-        """The invoice as it is now. Its lines are rendered once; when the invoice gets its number,
-        only the number each line shows changes."""
+        """The invoice as it is now. What a transition cannot change is rendered once per walk; the
+        lines show the invoice's number, which only their ``invoice`` reference is patched for."""
         number = self.inv.number
-        if self._line_views is None:
-            self._line_views = (number, [invoices.line_view(r, self.inv) for r in self.lines])
-        elif self._line_views[0] != number:  # the rest of each line is as it was
+        if self._settled is None:
+            lines = [invoices.line_view(r, self.inv) for r in self.lines]
+            totals = invoices.totals_view(invoices.stored_totals(self.inv), self.inv.currency)
+            self._settled = (number, invoices.settled_view(self.uow, self.inv, lines, totals))
+        elif self._settled[0] != number:
             ref = {"id": self.inv.id, "number": number}
-            self._line_views = (number, [v | {"invoice": dict(ref)} for v in self._line_views[1]])
-        if self._totals is None:  # transitions never change the totals
-            self._totals = invoices.totals_view(invoices.stored_totals(self.inv), self.inv.currency)
-        return invoices.view(
-            self.uow,
-            self.inv,
-            facts=self.facts(),
-            lines=self.lines,
-            line_views=self._line_views[1],
-            totals=self._totals,
-        )
+            lines = [v | {"invoice": dict(ref)} for v in self._settled[1]["lines"]]
+            self._settled = (number, self._settled[1] | {"lines": lines})
+        return self._settled[1] | invoices.changing_view(self.uow, self.inv, self.facts())
 
     def step(self, row: Transition) -> None:
         uow, inv = self.uow, self.inv
