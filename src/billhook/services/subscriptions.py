@@ -55,9 +55,13 @@ def find(uow: UnitOfWork, namespace: str, subscription_id: str) -> Row[Any]:
 
 
 def find_locked(uow: UnitOfWork, namespace: str, subscription_id: str) -> Row[Any]:
-    """Find, take the customer's lock, and re-read: the row every change starts from."""
-    row = find(uow, namespace, subscription_id)
-    uow.lock_customer(row.customer_id)
+    """Take the customer's lock, then read: the row every change starts from."""
+    owner = (
+        select(subscriptions.c.customer_id)
+        .where(subscriptions.c.id == subscription_id, subscriptions.c.namespace == namespace)
+        .scalar_subquery()
+    )
+    uow.lock_customer(owner)  # nothing to lock when there is no such subscription: find says so
     return find(uow, namespace, subscription_id)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import threading
+import weakref
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -10,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, insert, select
 from sqlalchemy.sql.dml import Update
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from billhook.errors import Conflict
 from billhook.store.buffer import WriteBuffer
@@ -21,7 +25,6 @@ from billhook.store.schema import customers
 
 class UnitOfWork:
     conn: Connection
-    now: datetime
 
     def __init__(self, engine: Engine, clock: Clock, *, readonly: bool = False) -> None:
         self.engine = engine
@@ -39,16 +42,27 @@ class UnitOfWork:
         if self.readonly:
             conn = conn.execution_options(**{READONLY: True})
         self.conn = conn
-        self._tx = conn.begin()
-        self.buffer = WriteBuffer(conn)
+        self._writer = None if self.readonly or not self.sqlite else _sqlite_writer(self.engine)
+        if self._writer is not None:
+            self._writer.acquire()
         try:
-            self.now = self.clock.now(conn)
+            self._tx = conn.begin()
         except BaseException:
-            self._tx.rollback()
-            self.buffer.close()
+            self._release_writer()
             conn.close()
             raise
+        self.buffer = WriteBuffer(conn)
         return self
+
+    def _release_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+
+    @functools.cached_property
+    def now(self) -> datetime:
+        """The clock's time, read once, when the transaction first asks (many never do)."""
+        return self.clock.now(self.conn)
 
     def append(self, table: Table, rows: list[dict[str, Any]]) -> None:
         """Rows for an append-only table (history, events, …): written later, together (``store.buffer``)."""
@@ -89,9 +103,11 @@ class UnitOfWork:
         finally:
             self.buffer.close()
             self.conn.close()
+            self._release_writer()
 
-    def lock_customer(self, customer_id: str) -> None:
-        """Serialize every change to one customer's invoices.
+    def lock_customer(self, customer_id: str | ScalarSelect[Any]) -> None:
+        """Serialize every change to one customer's invoices (``customer_id``: an id, or a scalar
+        subquery that finds it).
 
         SQLite already holds the database's write lock since BEGIN IMMEDIATE.
         """
@@ -107,6 +123,21 @@ class UnitOfWork:
                 .order_by(customers.c.id)
                 .with_for_update()
             ).all()
+
+
+_writers: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_writers_lock = threading.Lock()
+
+
+def _sqlite_writer(engine: Engine) -> threading.Lock:
+    """SQLite has one writer at a time. Threads of this process queue for it here, and the next one
+    goes the moment it is free, rather than each polling the database lock in SQLite's busy handler
+    (which sleeps up to 100 ms between tries). Other processes still wait in the busy handler."""
+    with _writers_lock:
+        lock = _writers.get(engine)
+        if lock is None:
+            lock = _writers[engine] = threading.Lock()
+        return lock
 
 
 class UnitOfWorkFactory:
