@@ -30,8 +30,8 @@ class Runtime:
         clock: Clock = StoredTestClock(settings.test_clock_start) if settings.test_clock else SystemClock()
         uows = UnitOfWorkFactory(engine, clock)
         if settings.test_clock:
-            with uows.write():  # make sure the clock row exists before workers race for it
-                pass
+            with uows.write() as uow:  # the clock's row, at its start, before workers race to make it
+                clock.now(uow.conn)
         return cls(settings, engine, clock, uows)
 
     def worker(self, name: str | None = None) -> Worker:

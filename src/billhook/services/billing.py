@@ -226,7 +226,7 @@ def close_period(uow: UnitOfWork, actor: Actor, sub: Row[Any], *, at: datetime |
     if uow.write_behind:  # sent with the chunk's; as it will be
         uow.update(_UPDATE_SUBSCRIPTION, params)
         return SimpleNamespace(**(_fields(sub) | values))  # type: ignore[return-value]
-    return uow.conn.execute(_UPDATE_SUBSCRIPTION.returning(*subscriptions.c), params).one()
+    return uow.conn.execute(_UPDATE_SUBSCRIPTION_RETURNING, params).one()
 
 
 def _fields(row: Any) -> dict[str, Any]:
@@ -235,6 +235,7 @@ def _fields(row: Any) -> dict[str, Any]:
 
 # The columns it sets come with the parameters (one statement, compiled once per set of columns).
 _UPDATE_SUBSCRIPTION = update(subscriptions).where(subscriptions.c.id == bindparam("_id"))
+_UPDATE_SUBSCRIPTION_RETURNING = _UPDATE_SUBSCRIPTION.returning(*subscriptions.c)
 
 
 def _carry_licensed(uow: UnitOfWork, sub: Row[Any], rules: PlanRules, from_id: str, to_id: str) -> None:

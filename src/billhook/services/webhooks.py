@@ -300,19 +300,6 @@ def prepare(uow: UnitOfWork, delivery_ids: Sequence[str], owner: str) -> list[Re
     return out
 
 
-def record(
-    uow: UnitOfWork,
-    actor: Actor,
-    delivery_id: str,
-    outcome: transport.Outcome,
-    *,
-    owner: str | None = None,
-    trigger: str = "schedule",
-) -> None:
-    """Store one attempt and decide what comes next (see ``record_many``)."""
-    record_many(uow, lambda _: actor, [(delivery_id, outcome)], owner=owner, trigger=trigger)
-
-
 def record_many(
     uow: UnitOfWork,
     actor_for: Callable[[str], Actor],
