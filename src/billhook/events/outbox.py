@@ -73,6 +73,6 @@ def record_many(uow: UnitOfWork, namespace: str, items: list[tuple[str, str | No
             }
             for endpoint_id in subscribers(uow, namespace, type_)
         )
-    uow.append(events, rows)  # written with the transaction (see store.appends)
+    uow.append(events, rows)  # written with the transaction (see store.buffer)
     uow.append(webhook_deliveries, deliveries)
     return [str(r["id"]) for r in rows]

@@ -224,7 +224,7 @@ def close_period(uow: UnitOfWork, actor: Actor, sub: Row[Any], *, at: datetime |
     uow.memo.pop(("subscription", sub.id), None)  # what prefetch read is out of date from here on
     params = values | {"_id": sub.id}
     if uow.write_behind:  # sent with the chunk's; as it will be
-        uow.update(_UPDATE_SUBSCRIPTION, params)
+        uow.buffer.update(_UPDATE_SUBSCRIPTION, params)
         return SimpleNamespace(**(_fields(sub) | values))  # type: ignore[return-value]
     return uow.conn.execute(_UPDATE_SUBSCRIPTION_RETURNING, params).one()
 

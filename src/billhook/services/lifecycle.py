@@ -220,7 +220,7 @@ class Walk:
             return invoices.load(uow, self.inv.id)
         params = self.changes | {"_id": self.inv.id, "_version": self.start_version}
         if uow.write_behind:  # sent with the chunk's (and fails it if the invoice changed meanwhile)
-            uow.update(_GUARDED_UPDATE_LATER, params, guarded=True)
+            uow.buffer.update(_GUARDED_UPDATE_LATER, params, guarded=True)
             updated: Any = SimpleNamespace(**vars(self.inv))
         else:
             updated = uow.conn.execute(_GUARDED_UPDATE, params).first()

@@ -324,13 +324,13 @@ def record_many(
         )
     }
     changes: dict[frozenset[str], list[dict[str, Any]]] = {}  # one executemany per set of columns
-    settled_billable: list[tuple[str, str]] = []
+    settled_billable: list[str] = []  # the invoices their billable deliveries hold
     for delivery_id, outcome in outcomes:
         row = by_id[delivery_id]
         values = _after_attempt(uow, row, outcome, owner, trigger)
         changes.setdefault(frozenset(values), []).append(values | {"_id": row.id})
         if row.event_type == BILLABLE and row.subject_id is not None and "status" in values:
-            settled_billable.append((row.namespace, row.subject_id))
+            settled_billable.append(row.subject_id)
     for rows in changes.values():
         uow.conn.execute(_UPDATE_DELIVERY, rows)
     if settled_billable:
@@ -391,10 +391,10 @@ def _after_attempt(
 ENDPOINT_GONE = "the endpoint is disabled or deleted"
 
 
-def after_billable(uow: UnitOfWork, actor_for: Callable[[str], Actor], settled: Sequence[tuple[str, str]]) -> None:
-    """Billable deliveries settled (``(namespace, invoice id)`` pairs): release each held invoice whose
-    grace is over, or mark it failed. The invoices are read, locked and looked into together."""
-    ids = list(dict.fromkeys(invoice_id for _, invoice_id in settled))
+def after_billable(uow: UnitOfWork, actor_for: Callable[[str], Actor], invoice_ids: Sequence[str]) -> None:
+    """Billable deliveries of these invoices settled: release each held invoice whose grace is over, or
+    mark it failed. The invoices are read, locked and looked into together."""
+    ids = list(dict.fromkeys(invoice_ids))
     held = uow.conn.execute(
         select(invoices_t.c.customer_id).where(
             invoices_t.c.id.in_(ids), invoices_t.c.extended_status == S.DRAFT_OUTSTANDING.value

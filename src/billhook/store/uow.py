@@ -12,10 +12,8 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, insert, select
-from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.selectable import ScalarSelect
 
-from billhook.errors import Conflict
 from billhook.store.buffer import WriteBuffer
 from billhook.store.buffer import install as install_buffer
 from billhook.store.clock import Clock
@@ -32,8 +30,8 @@ class UnitOfWork:
         self.readonly = readonly
         self.sqlite = is_sqlite(engine)
         self.memo: dict[object, object] = {}  # lookups worth doing once per transaction
-        # Write-behind: inserts and updates made through ``insert`` and ``update`` go to the buffer
-        # and are sent together (see ``store.buffer``). A worker turns it on for a chunk of rows.
+        # Write-behind: inserts made through ``insert``, and the updates callers then leave to
+        # ``buffer.update``, are sent together (see ``store.buffer``). A worker turns it on for a chunk.
         self.write_behind = False
         self._before_commit: list[Callable[[], None]] = []
 
@@ -74,14 +72,6 @@ class UnitOfWork:
             self.buffer.add(table, rows)
         elif rows:
             self.conn.execute(insert(table), rows)
-
-    def update(self, statement: Update, params: dict[str, Any], *, guarded: bool = False) -> None:
-        """Run ``statement`` (``… WHERE id = :_id``) with ``params``: now, or in write-behind mode
-        later, together. ``guarded``: it must match its row, or the transaction fails."""
-        if self.write_behind:
-            self.buffer.update(statement, params, guarded=guarded)
-        elif self.conn.execute(statement, params).rowcount != 1 and guarded:
-            raise Conflict("a row changed meanwhile; try again", code="concurrent_update")
 
     def before_commit(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` in the transaction, just before it commits (to write what was counted in memory)."""
