@@ -114,9 +114,10 @@ class Walk:
     Every transition is still recorded (history row, ``invoice.updated`` event with the invoice as
     it was after that step), in the same database transaction as the change; only the number of
     statements shrinks: one UPDATE of the invoice (guarded by its version, carrying the caller's
-    ``changes`` too), and the history and events go to the unit of work's append buffer. Transitions
-    never change lines, so they are read (and rendered for the events, per invoice number) once, and
-    so are the totals, and the billable hold until the walk announces.
+    ``changes`` too; in write-behind mode sent with the rest of the chunk), and the history and
+    events go to the unit of work's write buffer. Transitions never change lines or totals, so those
+    are read once, and what a transition cannot change in the invoice's view is rendered once; so is
+    the billable hold looked up, until the walk announces.
     """
 
     def __init__(
