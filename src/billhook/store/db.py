@@ -14,6 +14,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 READONLY = "billhook_readonly"
+SQLITE_BUSY_SECONDS = 60  # how long a writer waits for SQLite's one write lock before it gives up
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -58,7 +59,7 @@ def _sqlite_setup(engine: Engine) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=60000")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
         cur.close()
 
     @event.listens_for(engine, "begin")

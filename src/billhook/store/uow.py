@@ -17,7 +17,7 @@ from sqlalchemy.sql.selectable import ScalarSelect
 from billhook.store.buffer import WriteBuffer
 from billhook.store.buffer import install as install_buffer
 from billhook.store.clock import Clock
-from billhook.store.db import READONLY, is_sqlite
+from billhook.store.db import READONLY, SQLITE_BUSY_SECONDS, is_sqlite
 from billhook.store.schema import customers
 
 
@@ -41,8 +41,10 @@ class UnitOfWork:
             conn = conn.execution_options(**{READONLY: True})
         self.conn = conn
         self._writer = None if self.readonly or not self.sqlite else _sqlite_writer(self.engine)
-        if self._writer is not None:
-            self._writer.acquire()
+        if self._writer is not None and not self._writer.acquire(timeout=SQLITE_BUSY_SECONDS):
+            self._writer = None  # as SQLite's busy handler would: fail rather than wait for ever
+            conn.close()
+            raise TimeoutError(f"the SQLite database stayed locked for {SQLITE_BUSY_SECONDS} s")
         try:
             self._tx = conn.begin()
         except BaseException:
