@@ -6,6 +6,7 @@ and after.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -185,6 +186,27 @@ def test_missing_or_invalid_api_key_is_401(api: Api) -> None:
     assert snapshot(api) == before
     # health stays open
     assert client.get("/healthz").status_code == 200
+
+
+def test_a_new_key_works_at_once_and_a_revoked_one_stops_within_the_trust_window(
+    api: Api, runtime: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server remembers keys it found valid for a moment (Principals), never unknown ones."""
+    from sqlalchemy import update
+
+    from billhook.api.context import Principals
+    from billhook.store.schema import api_keys
+
+    monkeypatch.setattr(Principals, "TRUST_SECONDS", 0.3)
+    unknown = {"Authorization": "Bearer bh_made-later"}
+    problem(api.client.get("/api/v1/customers", headers=unknown), 401)
+    fresh = Api(api.client, new_key(runtime))
+    api.ok(fresh.get("/customers"))  # refused a moment ago as unknown: that was not remembered
+    with runtime.uows.write() as uow:  # revoked behind the server's back (another process, an operator)
+        uow.conn.execute(update(api_keys).values(revoked_at=CLOCK_START))
+    time.sleep(0.4)
+    problem(fresh.get("/customers"), 401, code="unauthorized")
+    problem(api.get("/customers"), 401, code="unauthorized")
 
 
 # ------------------------------------------------------------------------------------ namespaces

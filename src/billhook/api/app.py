@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI
 
 from billhook import __version__, web
 from billhook.api import problems
+from billhook.api.context import Principals
 from billhook.api.idempotency import IdempotencyMiddleware
 from billhook.api.routes import (
     apps,
@@ -40,6 +41,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.principals = Principals()
     problems.install(app)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(TextGuardMiddleware)  # outermost: before idempotency and the routes

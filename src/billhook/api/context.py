@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from billhook.errors import Unauthorized
 from billhook.runtime import Runtime
@@ -47,15 +49,55 @@ def runtime(request: Request) -> Runtime:
     return rt
 
 
-def authenticate(rt: Runtime, header: str | None) -> apikeys.Principal:
+class Principals:
+    """API keys recently found valid, so that a busy client's requests skip the lookup.
+
+    Keyed by the key's SHA-256 (the secret itself is not kept); an entry is trusted for
+    ``TRUST_SECONDS``, then looked up again, so a key removed or revoked in the database stops
+    working within that time in every server process. Unknown keys are never remembered: a key
+    created a moment ago works at once.
+    """
+
+    TRUST_SECONDS = 2.0
+    MAX_KEYS = 1024
+
+    def __init__(self) -> None:
+        self._known: dict[bytes, tuple[apikeys.Principal, float]] = {}
+
+    def get(self, key: str) -> apikeys.Principal | None:
+        found = self._known.get(apikeys.digest(key))
+        if found is None or time.monotonic() > found[1]:
+            return None
+        return found[0]
+
+    def put(self, key: str, principal: apikeys.Principal) -> None:
+        if len(self._known) >= self.MAX_KEYS:
+            self._known.clear()
+        self._known[apikeys.digest(key)] = (principal, time.monotonic() + self.TRUST_SECONDS)
+
+
+def _bearer(header: str | None) -> str:
     if not header or not header.lower().startswith("bearer "):
         raise Unauthorized("missing API key: send Authorization: Bearer <key>")
+    return header[7:].strip()
+
+
+def _lookup(rt: Runtime, key: str) -> apikeys.Principal:
     with rt.uows(readonly=True) as uow:
-        return apikeys.authenticate(uow, header[7:].strip())
+        return apikeys.authenticate(uow, key)
 
 
-def context(request: Request, _creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Ctx:
-    rt = runtime(request)
-    cached = getattr(request.state, "principal", None)
-    principal = cached or authenticate(rt, request.headers.get("authorization"))
-    return Ctx(rt, principal)
+async def authenticate(app: Any, header: str | None) -> apikeys.Principal:
+    """The caller of a request with this ``Authorization`` header (Unauthorized if none is valid)."""
+    key = _bearer(header)
+    principals: Principals = app.state.principals
+    principal = principals.get(key)
+    if principal is None:
+        principal = await run_in_threadpool(_lookup, app.state.runtime, key)
+        principals.put(key, principal)
+    return principal
+
+
+async def context(request: Request, _creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Ctx:
+    principal = await authenticate(request.app, request.headers.get("authorization"))
+    return Ctx(runtime(request), principal)

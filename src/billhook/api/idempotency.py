@@ -43,7 +43,7 @@ class IdempotencyMiddleware:
             return
         rt: Runtime = scope["app"].state.runtime
         try:
-            principal = await anyio.to_thread.run_sync(authenticate, rt, headers.get("authorization"))
+            principal = await authenticate(scope["app"], headers.get("authorization"))
         except Unauthorized:
             await self.app(scope, replay, send)  # the route answers 401
             return

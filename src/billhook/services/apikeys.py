@@ -29,6 +29,11 @@ def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def digest(key: str) -> bytes:
+    """The key's SHA-256, raw: what a cache of checked keys may hold instead of the secret."""
+    return hashlib.sha256(key.encode()).digest()
+
+
 def create(uow: UnitOfWork, namespace: str = "default", name: str | None = None) -> str:
     if not NAMESPACE.match(namespace):
         raise InvalidInput.on("namespace", "lowercase letters, digits, _ and -, at most 64")

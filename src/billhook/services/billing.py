@@ -31,10 +31,18 @@ from billhook.store.uow import UnitOfWork
 CATCH_UP_LIMIT = 400  # periods closed in one go when the clock jumped far ahead
 
 
+_PLAN = select(plans_t).where(plans_t.c.id == bindparam("id"))
+_GATHERING = select(invoices_t).where(
+    invoices_t.c.subscription_id == bindparam("subscription_id"),
+    invoices_t.c.kind == "period",
+    invoices_t.c.period_start == bindparam("period_start"),
+)
+
+
 def plan_rules(uow: UnitOfWork, sub: Row[Any]) -> PlanRules:
     key = ("plan_rules", sub.plan_id)
     if key not in uow.memo:  # read once per transaction (plans.replace forgets it)
-        uow.memo[key] = plans.rules(uow.conn.execute(select(plans_t).where(plans_t.c.id == sub.plan_id)).one())
+        uow.memo[key] = plans.rules(uow.conn.execute(_PLAN, {"id": sub.plan_id}).one())
     return uow.memo[key]  # type: ignore[return-value]
 
 
@@ -106,13 +114,7 @@ def gathering_invoice(uow: UnitOfWork, sub: Row[Any]) -> Row[Any]:
     prefetched = _take(uow, ("gathering", sub.id, sub.period_start))
     if prefetched is not None:
         return prefetched  # type: ignore[no-any-return]
-    return uow.conn.execute(
-        select(invoices_t).where(
-            invoices_t.c.subscription_id == sub.id,
-            invoices_t.c.kind == "period",
-            invoices_t.c.period_start == sub.period_start,
-        )
-    ).one()
+    return uow.conn.execute(_GATHERING, {"subscription_id": sub.id, "period_start": sub.period_start}).one()
 
 
 def quantities(uow: UnitOfWork, invoice_id: str) -> dict[str, Decimal]:

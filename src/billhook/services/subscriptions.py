@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Row, bindparam, delete, insert, select, update
 
 from billhook.domain.lifecycle import T
 from billhook.domain.periods import Period, boundary, index_at
@@ -45,10 +45,11 @@ def view(uow: UnitOfWork, row: Row[Any]) -> dict[str, Any]:
     }
 
 
+_FIND = select(subscriptions).where(subscriptions.c.id == bindparam("id"), subscriptions.c.namespace == bindparam("ns"))
+
+
 def find(uow: UnitOfWork, namespace: str, subscription_id: str) -> Row[Any]:
-    row = uow.conn.execute(
-        select(subscriptions).where(subscriptions.c.id == subscription_id, subscriptions.c.namespace == namespace)
-    ).first()
+    row = uow.conn.execute(_FIND, {"id": subscription_id, "ns": namespace}).first()
     if row is None:
         raise NotFound(f"subscription {subscription_id!r} not found")
     return row
@@ -56,12 +57,7 @@ def find(uow: UnitOfWork, namespace: str, subscription_id: str) -> Row[Any]:
 
 def find_locked(uow: UnitOfWork, namespace: str, subscription_id: str) -> Row[Any]:
     """Take the customer's lock, then read: the row every change starts from."""
-    owner = (
-        select(subscriptions.c.customer_id)
-        .where(subscriptions.c.id == subscription_id, subscriptions.c.namespace == namespace)
-        .scalar_subquery()
-    )
-    uow.lock_customer(owner)  # nothing to lock when there is no such subscription: find says so
+    uow.lock_customer_of(subscription_id, namespace)  # nothing locked if there is no such one: find says so
     return find(uow, namespace, subscription_id)
 
 

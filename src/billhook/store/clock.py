@@ -33,6 +33,9 @@ class SystemClock:
         return wall_now()
 
 
+_NOW = select(test_clock.c.now).where(test_clock.c.id == 1)
+
+
 class StoredTestClock:
     """The simulated time, kept in the ``test_clock`` table; it only moves forward."""
 
@@ -42,11 +45,11 @@ class StoredTestClock:
         self.start = start
 
     def now(self, conn: Connection) -> datetime:
-        value = conn.execute(select(test_clock.c.now).where(test_clock.c.id == 1)).scalar_one_or_none()
+        value = conn.execute(_NOW).scalar_one_or_none()
         if value is None:
             start = (self.start or wall_now()).replace(microsecond=0)
             insert_ignore(conn, test_clock, {"id": 1, "now": start, "updated_at": wall_now()}, ("id",))
-            value = conn.execute(select(test_clock.c.now).where(test_clock.c.id == 1)).scalar_one()
+            value = conn.execute(_NOW).scalar_one()
         return value
 
     def set(self, conn: Connection, to: datetime) -> datetime:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,7 +18,13 @@ def insert_ignore(conn: Connection, table: Table, values: dict[str, Any], keys: 
 
 def upsert(conn: Connection, table: Table, values: dict[str, Any], keys: Sequence[str]) -> None:
     """INSERT … ON CONFLICT DO UPDATE (every column but the keys) on either backend."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).values(values)
-    changes = {k: stmt.excluded[k] for k in values if k not in keys}
-    conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=changes))
+    conn.execute(_upsert_statement(conn.dialect.name, table, tuple(values), tuple(keys)), values)
+
+
+@functools.cache
+def _upsert_statement(dialect_name: str, table: Table, columns: tuple[str, ...], keys: tuple[str, ...]) -> Any:
+    """Built once per shape (the values are bound at execution)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    stmt = dialect.insert(table)
+    changes = {k: stmt.excluded[k] for k in columns if k not in keys}
+    return stmt.on_conflict_do_update(index_elements=list(keys), set_=changes)

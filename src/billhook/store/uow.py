@@ -11,14 +11,13 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, insert, select
-from sqlalchemy.sql.selectable import ScalarSelect
+from sqlalchemy import Connection, Engine, Table, bindparam, insert, select
 
 from billhook.store.buffer import WriteBuffer
 from billhook.store.buffer import install as install_buffer
 from billhook.store.clock import Clock
 from billhook.store.db import READONLY, SQLITE_BUSY_SECONDS, is_sqlite
-from billhook.store.schema import customers
+from billhook.store.schema import customers, subscriptions
 
 
 class UnitOfWork:
@@ -97,14 +96,19 @@ class UnitOfWork:
             self.conn.close()
             self._release_writer()
 
-    def lock_customer(self, customer_id: str | ScalarSelect[Any]) -> None:
-        """Serialize every change to one customer's invoices (``customer_id``: an id, or a scalar
-        subquery that finds it).
+    def lock_customer(self, customer_id: str) -> None:
+        """Serialize every change to one customer's invoices.
 
         SQLite already holds the database's write lock since BEGIN IMMEDIATE.
         """
         if not self.sqlite:
-            self.conn.execute(select(customers.c.id).where(customers.c.id == customer_id).with_for_update())
+            self.conn.execute(_LOCK_CUSTOMER, {"customer_id": customer_id})
+
+    def lock_customer_of(self, subscription_id: str, namespace: str) -> None:
+        """``lock_customer`` for the owner of a subscription, found in the same statement (nothing is
+        locked when there is no such subscription)."""
+        if not self.sqlite:
+            self.conn.execute(_LOCK_OWNER, {"subscription_id": subscription_id, "namespace": namespace})
 
     def lock_customers(self, customer_ids: Collection[str]) -> None:
         """``lock_customer`` for many at once, in id order (two workers never wait on each other in a ring)."""
@@ -116,6 +120,19 @@ class UnitOfWork:
                 .with_for_update()
             ).all()
 
+
+# Built once: a busy API runs these in most of its transactions.
+_LOCK_CUSTOMER = select(customers.c.id).where(customers.c.id == bindparam("customer_id")).with_for_update()
+_LOCK_OWNER = (
+    select(customers.c.id)
+    .where(
+        customers.c.id
+        == select(subscriptions.c.customer_id)
+        .where(subscriptions.c.id == bindparam("subscription_id"), subscriptions.c.namespace == bindparam("namespace"))
+        .scalar_subquery()
+    )
+    .with_for_update()
+)
 
 _writers: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
 _writers_lock = threading.Lock()
