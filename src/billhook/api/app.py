@@ -6,7 +6,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 from billhook import __version__, web
 from billhook.api import problems
@@ -45,12 +45,10 @@ def create_app(runtime: Runtime) -> FastAPI:
     problems.install(app)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(TextGuardMiddleware)  # outermost: before idempotency and the routes
-    api = APIRouter(prefix=API_PREFIX)
     for module in (customers, plans, subscriptions, invoices, billing, apps, custom_invoicing, webhooks, system):
-        api.include_router(module.router)
+        app.include_router(module.router, prefix=API_PREFIX)
     if os.environ.get("BILLHOOK_BENCH_FLOOR") == "1":  # benchmark only: bench/api_load.py
-        api.include_router(system.bench_floor)
-    app.include_router(api)
+        app.include_router(system.bench_floor, prefix=API_PREFIX)
     app.include_router(system.health)
     web.install(app, runtime)
     return app

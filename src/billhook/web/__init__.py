@@ -8,11 +8,24 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import Receive, Scope, Send
 
 from billhook.runtime import Runtime
 from billhook.services import server_settings
 
 SESSION_AGE = timedelta(hours=12)
+API_PATHS = "/api/"  # authenticated by API key, never by the dashboard's cookie
+
+
+class DashboardSessions(SessionMiddleware):
+    """The signed session cookie, on the dashboard's pages only: an API request carries no session,
+    so it does not pay for reading and re-signing one."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(API_PATHS):
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def install(app: FastAPI, runtime: Runtime) -> None:
@@ -22,7 +35,7 @@ def install(app: FastAPI, runtime: Runtime) -> None:
     with runtime.uows.write() as uow:
         secret = server_settings.session_secret(uow)
     app.add_middleware(
-        SessionMiddleware,
+        DashboardSessions,
         secret_key=secret,
         session_cookie="billhook_session",
         max_age=int(SESSION_AGE.total_seconds()),
