@@ -32,11 +32,14 @@ CATCH_UP_LIMIT = 400  # periods closed in one go when the clock jumped far ahead
 
 
 _PLAN = select(plans_t).where(plans_t.c.id == bindparam("id"))
-_GATHERING = select(invoices_t).where(
-    invoices_t.c.subscription_id == bindparam("subscription_id"),
-    invoices_t.c.kind == "period",
-    invoices_t.c.period_start == bindparam("period_start"),
+_IS_GATHERING = (
+    (invoices_t.c.subscription_id == bindparam("subscription_id"))
+    & (invoices_t.c.kind == "period")
+    & (invoices_t.c.period_start == bindparam("period_start"))
 )
+_GATHERING = select(invoices_t).where(_IS_GATHERING)
+_REF_COLUMNS = "id namespace customer_id subscription_id kind currency status extended_status period_start period_end"
+_GATHERING_REF = select(*(invoices_t.c[name] for name in _REF_COLUMNS.split())).where(_IS_GATHERING)
 
 
 def plan_rules(uow: UnitOfWork, sub: Row[Any]) -> PlanRules:
@@ -115,6 +118,12 @@ def gathering_invoice(uow: UnitOfWork, sub: Row[Any]) -> Row[Any]:
     if prefetched is not None:
         return prefetched  # type: ignore[no-any-return]
     return uow.conn.execute(_GATHERING, {"subscription_id": sub.id, "period_start": sub.period_start}).one()
+
+
+def gathering_ref(uow: UnitOfWork, sub: Row[Any]) -> Row[Any]:
+    """The current period's gathering invoice, as much of it as an edit needs (identity, currency,
+    status, period): its 45 columns cost a busy API more than the rest of Set Item Quantity's reads."""
+    return uow.conn.execute(_GATHERING_REF, {"subscription_id": sub.id, "period_start": sub.period_start}).one()
 
 
 def quantities(uow: UnitOfWork, invoice_id: str) -> dict[str, Decimal]:

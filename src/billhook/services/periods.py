@@ -38,7 +38,8 @@ def outstanding(uow: UnitOfWork, sub: Row[Any]) -> Row[Any] | None:
 
 
 def target(uow: UnitOfWork, sub: Row[Any], period: InvoicePeriod) -> Row[Any]:
-    """The invoice an edit with ``invoicePeriod`` changes; 409 when there is none to change."""
+    """The invoice an edit with ``invoicePeriod`` changes; 409 when there is none to change (the
+    current period's: only the columns ``gathering_ref`` reads)."""
     if period == "outstanding":
         inv = latest_closed(uow, sub)
         if inv is None:
@@ -51,7 +52,7 @@ def target(uow: UnitOfWork, sub: Row[Any], period: InvoicePeriod) -> Row[Any]:
         return inv
     if sub.status == "ended":
         raise Conflict("the subscription has ended: it has no current period", code="subscription_ended")
-    return billing.gathering_invoice(uow, sub)
+    return billing.gathering_ref(uow, sub)  # after_edit has nothing to do for it: the rest is not read
 
 
 def after_edit(uow: UnitOfWork, actor: Actor, sub: Row[Any], inv: Row[Any]) -> None:
