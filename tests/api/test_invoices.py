@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -72,6 +73,69 @@ def test_list_filters(api: Api) -> None:
     problem(api.get("/billing/invoices?extendedStatuses=draft.bogus"), 400, field="extendedStatuses")
     problem(api.get("/billing/invoices?expand=everything"), 400, field="expand[0]")
     problem(api.get("/billing/invoices?issuedAfter=yesterday"), 400, field="issuedAfter")
+
+
+def _stamp(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def test_list_date_filters_order_and_deleted_as_openmeter_sends_them(api: Api) -> None:
+    """periodStart…/created… bounds (after inclusive, before exclusive), orderBy/order, includeDeleted:
+    the query parameters OpenMeter's SDK sends, each checked against the full list."""
+    _two_customers(api)
+    everything = api.ok(api.get("/billing/invoices"))["items"]
+    assert len(everything) == 6
+    created = sorted({_stamp(i["createdAt"]) for i in everything})
+    starts = sorted({_stamp(i["period"]["from"]) for i in everything})
+    assert len(created) > 1 and len(starts) > 1  # the filters below have something to tell apart
+
+    def listed(query: str) -> list[dict[str, Any]]:
+        body = api.ok(api.get(f"/billing/invoices?{query}"))
+        assert body["totalCount"] == len(body["items"])
+        return list(body["items"])
+
+    def ids(items: list[dict[str, Any]]) -> set[str]:
+        return {i["id"] for i in items}
+
+    for cut in created[1:]:
+        q = cut.isoformat().replace("+00:00", "Z")
+        assert ids(listed(f"createdAfter={q}")) == {i["id"] for i in everything if _stamp(i["createdAt"]) >= cut}
+        assert ids(listed(f"createdBefore={q}")) == {i["id"] for i in everything if _stamp(i["createdAt"]) < cut}
+    for cut in starts[1:]:
+        q = cut.isoformat().replace("+00:00", "Z")
+        after = {i["id"] for i in everything if _stamp(i["period"]["from"]) >= cut}
+        assert ids(listed(f"periodStartAfter={q}")) == after and after
+        assert ids(listed(f"periodStartBefore={q}")) == ids(everything) - after
+    # the default: newest first
+    assert [i["id"] for i in everything] == [
+        i["id"] for i in sorted(everything, key=lambda i: (i["createdAt"], i["id"]), reverse=True)
+    ]
+    by_name = listed("orderBy=customer.name")
+    names = [i["customer"]["name"] for i in by_name]
+    assert names == sorted(names) and names[0] == "Acme" and names[-1] == "Globex"
+    assert [i["customer"]["name"] for i in listed("orderBy=customer.name&order=DESC")] == names[::-1]
+    by_start = [_stamp(i["period"]["from"]) for i in listed("orderBy=periodStart&order=ASC")]
+    assert by_start == sorted(by_start)
+    issued = [i["issuedAt"] for i in listed("orderBy=issuedAt")]
+    assert issued == sorted(x for x in issued if x) + [None] * issued.count(None)  # never issued: last
+    assert [i["issuedAt"] for i in listed("orderBy=issuedAt&order=DESC")][-issued.count(None) :] == [None] * (
+        issued.count(None)
+    )
+    oldest_first = listed("order=ASC")
+    assert [_stamp(i["createdAt"]) for i in oldest_first] == sorted(_stamp(i["createdAt"]) for i in everything)
+
+    (stuck,) = listed("statuses=draft")
+    api.ok(api.delete(f"/billing/invoices/{stuck['id']}"), 204)
+    assert stuck["id"] not in ids(listed(""))
+    with_deleted = listed("includeDeleted=true")
+    assert ids(with_deleted) == ids(everything)
+    (gone,) = (i for i in with_deleted if i["id"] == stuck["id"])
+    assert gone["statusDetails"]["extendedStatus"] == "deleted" and gone["deletedAt"]
+
+    problem(api.get("/billing/invoices?orderBy=amount"), 400, field="orderBy")
+    problem(api.get("/billing/invoices?order=sideways"), 400, field="order")
+    problem(api.get("/billing/invoices?createdAfter=last-week"), 400, field="createdAfter")
+    problem(api.get("/billing/invoices?includeDeleted=perhaps"), 400, field="includeDeleted")
 
 
 def test_expand_lines_and_get_one(api: Api) -> None:

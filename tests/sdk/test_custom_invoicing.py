@@ -550,3 +550,11 @@ def test_invoice_actions_and_listing(server: Server) -> None:
     strict("InvoicePaginatedResponse", with_lines)
     assert [[ln.totals.total for ln in i.lines] for i in with_lines.items_property] == [["30.00"]]
     assert s.client.invoices.list(customers=[customer_id], statuses=["paid"]).items_property == []
+    # the SDK's ordering and date bounds are applied, not ignored
+    oldest = s.client.invoices.list(customers=[customer_id], order_by="createdAt", order="ASC").items_property
+    newest = s.client.invoices.list(customers=[customer_id], order_by="createdAt", order="DESC").items_property
+    assert len(oldest) >= 2 and [i.id for i in newest] == [i.id for i in oldest][::-1]
+    assert [i.created_at for i in oldest] == sorted(i.created_at for i in oldest)
+    later = datetime(2100, 1, 1, tzinfo=UTC)
+    assert s.client.invoices.list(customers=[customer_id], created_after=later).items_property == []
+    assert len(s.client.invoices.list(customers=[customer_id], created_before=later).items_property) == len(oldest)

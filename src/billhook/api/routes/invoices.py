@@ -25,8 +25,15 @@ def list_invoices(
     extendedStatuses: list[str] = Query(default_factory=list, max_length=30),
     issuedAfter: AwareDatetime | None = None,
     issuedBefore: AwareDatetime | None = None,
+    periodStartAfter: AwareDatetime | None = None,
+    periodStartBefore: AwareDatetime | None = None,
+    createdAfter: AwareDatetime | None = None,
+    createdBefore: AwareDatetime | None = None,
+    includeDeleted: bool = False,
     subscription: str | None = Query(None, max_length=64),
     expand: list[Literal["lines", "preceding"]] = Query(default_factory=list),
+    orderBy: Literal["createdAt", "updatedAt", "issuedAt", "periodStart", "status", "customer.name"] | None = None,
+    order: Literal["ASC", "DESC"] | None = None,
     ctx: Ctx = Depends(context),
 ) -> Any:
     return ctx.read(
@@ -37,8 +44,15 @@ def list_invoices(
         extended_statuses=extendedStatuses,
         issued_after=issuedAfter,
         issued_before=issuedBefore,
+        period_start_after=periodStartAfter,
+        period_start_before=periodStartBefore,
+        created_after=createdAfter,
+        created_before=createdBefore,
+        include_deleted=includeDeleted,
         subscription=subscription,
         expand_lines="lines" in expand,
+        order_by=orderBy,
+        order=order,
     )
 
 
