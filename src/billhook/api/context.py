@@ -35,13 +35,21 @@ class Ctx:
     def namespace(self) -> str:
         return self.principal.namespace
 
-    def write(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
-        with self.runtime.uows.write() as uow:
-            return fn(uow, self.actor, *args, **kwargs)
+    # A route is ``async`` and awaits one of these: its unit of work runs on a worker thread, the one
+    # thread hop of the request (a sync route would take a second one, for its response's validation).
 
-    def read(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
-        with self.runtime.uows(readonly=True) as uow:
-            return fn(uow, self.namespace, *args, **kwargs)
+    async def write(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        """``fn(uow, actor, *args, **kwargs)`` in one write unit of work."""
+        return await run_in_threadpool(self._in_unit_of_work, False, fn, self.actor, *args, **kwargs)
+
+    async def read(self, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        """``fn(uow, namespace, *args, **kwargs)`` in one read-only unit of work."""
+        return await run_in_threadpool(self._in_unit_of_work, True, fn, self.namespace, *args, **kwargs)
+
+    def _in_unit_of_work(self, readonly: bool, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        unit = self.runtime.uows(readonly=True) if readonly else self.runtime.uows.write()
+        with unit as uow:
+            return fn(uow, *args, **kwargs)
 
 
 def runtime(request: Request) -> Runtime:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import Row, delete, select
+from sqlalchemy import Row, bindparam, delete, select
 
 from billhook.domain.money import QUANTITY_PLACES, ZERO, fmt
 from billhook.errors import Conflict, NotFound
@@ -70,10 +70,14 @@ def change(
     return _item_view(item_key, inv, new, period)
 
 
+_DELETE = delete(item_quantities).where(
+    (item_quantities.c.invoice_id == bindparam("invoice_id")) & (item_quantities.c.item_key == bindparam("key"))
+)
+
+
 def _store(uow: UnitOfWork, namespace: str, invoice_id: str, key: str, quantity: Decimal) -> None:
-    where = (item_quantities.c.invoice_id == invoice_id) & (item_quantities.c.item_key == key)
     if quantity == 0:
-        uow.conn.execute(delete(item_quantities).where(where))
+        uow.conn.execute(_DELETE, {"invoice_id": invoice_id, "key": key})
         return
     row = {
         "invoice_id": invoice_id,

@@ -13,18 +13,18 @@ router = APIRouter(prefix="/apps/custom-invoicing/{invoiceId}", tags=["Custom in
 
 
 @router.post("/draft/synchronized", status_code=204, responses=responses(404, 409))
-def draft_synchronized(invoiceId: str, body: DraftSyncIn, ctx: Ctx = Depends(context)) -> Response:
-    ctx.integration().write(custom_invoicing.draft_synchronized, invoiceId, body.data())
+async def draft_synchronized(invoiceId: str, body: DraftSyncIn, ctx: Ctx = Depends(context)) -> Response:
+    await ctx.integration().write(custom_invoicing.draft_synchronized, invoiceId, body.data())
     return Response(status_code=204)
 
 
 @router.post("/issuing/synchronized", status_code=204, responses=responses(404, 409))
-def issuing_synchronized(invoiceId: str, body: IssuingSyncIn, ctx: Ctx = Depends(context)) -> Response:
-    ctx.integration().write(custom_invoicing.issuing_synchronized, invoiceId, body.data())
+async def issuing_synchronized(invoiceId: str, body: IssuingSyncIn, ctx: Ctx = Depends(context)) -> Response:
+    await ctx.integration().write(custom_invoicing.issuing_synchronized, invoiceId, body.data())
     return Response(status_code=204)
 
 
 @router.post("/payment/status", status_code=204, responses=responses(404, 409))
-def payment_status(invoiceId: str, body: PaymentStatusIn, ctx: Ctx = Depends(context)) -> Response:
-    ctx.integration().write(custom_invoicing.payment_status, invoiceId, body.trigger)
+async def payment_status(invoiceId: str, body: PaymentStatusIn, ctx: Ctx = Depends(context)) -> Response:
+    await ctx.integration().write(custom_invoicing.payment_status, invoiceId, body.trigger)
     return Response(status_code=204)

@@ -16,31 +16,31 @@ router = APIRouter(tags=["Customers"])
 
 
 @router.post("/customers", status_code=201, response_model=Customer, responses=responses(409))
-def create_customer(body: CustomerIn, ctx: Ctx = Depends(context)) -> Any:
-    return ctx.write(customers.create, body.data())
+async def create_customer(body: CustomerIn, ctx: Ctx = Depends(context)) -> Any:
+    return await ctx.write(customers.create, body.data())
 
 
 @router.get("/customers", response_model=CustomerList, responses=responses())
-def list_customers(
+async def list_customers(
     page: int = Query(1, ge=1, le=1_000_000),
     pageSize: int = Query(100, ge=1, le=1000),
     includeDeleted: bool = False,
     ctx: Ctx = Depends(context),
 ) -> Any:
-    return ctx.read(customers.list_, Page(page, pageSize), include_deleted=includeDeleted)
+    return await ctx.read(customers.list_, Page(page, pageSize), include_deleted=includeDeleted)
 
 
 @router.get("/customers/{customerIdOrKey}", response_model=Customer, responses=responses(404))
-def get_customer(customerIdOrKey: str, ctx: Ctx = Depends(context)) -> Any:
-    return ctx.read(customers.get, customerIdOrKey)
+async def get_customer(customerIdOrKey: str, ctx: Ctx = Depends(context)) -> Any:
+    return await ctx.read(customers.get, customerIdOrKey)
 
 
 @router.put("/customers/{customerIdOrKey}", response_model=Customer, responses=responses(404, 409))
-def update_customer(customerIdOrKey: str, body: CustomerIn, ctx: Ctx = Depends(context)) -> Any:
-    return ctx.write(customers.replace, customerIdOrKey, body.data())
+async def update_customer(customerIdOrKey: str, body: CustomerIn, ctx: Ctx = Depends(context)) -> Any:
+    return await ctx.write(customers.replace, customerIdOrKey, body.data())
 
 
 @router.delete("/customers/{customerIdOrKey}", status_code=204, responses=responses(404, 409))
-def delete_customer(customerIdOrKey: str, ctx: Ctx = Depends(context)) -> Response:
-    ctx.write(customers.delete, customerIdOrKey)
+async def delete_customer(customerIdOrKey: str, ctx: Ctx = Depends(context)) -> Response:
+    await ctx.write(customers.delete, customerIdOrKey)
     return Response(status_code=204)

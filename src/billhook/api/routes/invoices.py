@@ -17,7 +17,7 @@ router = APIRouter(tags=["Invoices"])
 
 
 @router.get("/billing/invoices", response_model=InvoiceList, responses=responses(404))
-def list_invoices(
+async def list_invoices(
     page: int = Query(1, ge=1, le=1_000_000),
     pageSize: int = Query(100, ge=1, le=1000),
     customers: list[str] = Query(default_factory=list, max_length=100),
@@ -36,7 +36,7 @@ def list_invoices(
     order: Literal["ASC", "DESC"] | None = None,
     ctx: Ctx = Depends(context),
 ) -> Any:
-    return ctx.read(
+    return await ctx.read(
         invoice_queries.list_,
         Page(page, pageSize),
         customers_=customers,
@@ -57,34 +57,34 @@ def list_invoices(
 
 
 @router.get("/billing/invoices/{invoiceId}", response_model=Invoice, responses=responses(404))
-def get_invoice(invoiceId: str, ctx: Ctx = Depends(context)) -> Any:
-    return ctx.read(invoice_queries.get, invoiceId)
+async def get_invoice(invoiceId: str, ctx: Ctx = Depends(context)) -> Any:
+    return await ctx.read(invoice_queries.get, invoiceId)
 
 
 @router.get("/billing/invoices/{invoiceId}/history", response_model=InvoiceHistory, responses=responses(404))
-def get_invoice_history(invoiceId: str, ctx: Ctx = Depends(context)) -> Any:
-    return ctx.read(invoice_queries.history, invoiceId)
+async def get_invoice_history(invoiceId: str, ctx: Ctx = Depends(context)) -> Any:
+    return await ctx.read(invoice_queries.history, invoiceId)
 
 
 @router.put("/billing/invoices/{invoiceId}", response_model=Invoice, responses=responses(404, 409))
-def update_invoice(invoiceId: str, body: InvoiceReplace, ctx: Ctx = Depends(context)) -> Any:
-    return ctx.write(invoice_edit.replace, invoiceId, body.data())
+async def update_invoice(invoiceId: str, body: InvoiceReplace, ctx: Ctx = Depends(context)) -> Any:
+    return await ctx.write(invoice_edit.replace, invoiceId, body.data())
 
 
 @router.post("/billing/invoices/{invoiceId}/void", response_model=Invoice, responses=responses(404, 409))
-def void_invoice(invoiceId: str, body: VoidIn | None = None, ctx: Ctx = Depends(context)) -> Any:
-    return ctx.write(invoice_queries.void, invoiceId, body.data() if body is not None else {})
+async def void_invoice(invoiceId: str, body: VoidIn | None = None, ctx: Ctx = Depends(context)) -> Any:
+    return await ctx.write(invoice_queries.void, invoiceId, body.data() if body is not None else {})
 
 
 @router.delete("/billing/invoices/{invoiceId}", status_code=204, responses=responses(404, 409))
-def delete_invoice(invoiceId: str, ctx: Ctx = Depends(context)) -> Response:
-    ctx.write(invoice_queries.delete, invoiceId)
+async def delete_invoice(invoiceId: str, ctx: Ctx = Depends(context)) -> Response:
+    await ctx.write(invoice_queries.delete, invoiceId)
     return Response(status_code=204)
 
 
 def _action(name: str) -> None:
-    def handler(invoiceId: str, ctx: Ctx = Depends(context)) -> Any:
-        return ctx.write(invoice_queries.act, invoiceId, name)
+    async def handler(invoiceId: str, ctx: Ctx = Depends(context)) -> Any:
+        return await ctx.write(invoice_queries.act, invoiceId, name)
 
     handler.__name__ = f"{name}_invoice"
     router.add_api_route(

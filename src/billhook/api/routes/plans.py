@@ -16,22 +16,22 @@ router = APIRouter(tags=["Plans"])
 
 
 @router.post("/plans", status_code=201, response_model=Plan, responses=responses(409))
-def create_plan(body: PlanIn, ctx: Ctx = Depends(context)) -> Any:
-    return ctx.write(plans.create, body.data())
+async def create_plan(body: PlanIn, ctx: Ctx = Depends(context)) -> Any:
+    return await ctx.write(plans.create, body.data())
 
 
 @router.get("/plans", response_model=PlanList, responses=responses())
-def list_plans(
+async def list_plans(
     page: int = Query(1, ge=1, le=1_000_000), pageSize: int = Query(100, ge=1, le=1000), ctx: Ctx = Depends(context)
 ) -> Any:
-    return ctx.read(plans.list_, Page(page, pageSize))
+    return await ctx.read(plans.list_, Page(page, pageSize))
 
 
 @router.get("/plans/{planIdOrKey}", response_model=Plan, responses=responses(404))
-def get_plan(planIdOrKey: str, ctx: Ctx = Depends(context)) -> Any:
-    return ctx.read(plans.get, planIdOrKey)
+async def get_plan(planIdOrKey: str, ctx: Ctx = Depends(context)) -> Any:
+    return await ctx.read(plans.get, planIdOrKey)
 
 
 @router.put("/plans/{planIdOrKey}", response_model=Plan, responses=responses(404, 409))
-def update_plan(planIdOrKey: str, body: PlanUpdate, ctx: Ctx = Depends(context)) -> Any:
-    return ctx.write(plans.replace, planIdOrKey, body.data())
+async def update_plan(planIdOrKey: str, body: PlanUpdate, ctx: Ctx = Depends(context)) -> Any:
+    return await ctx.write(plans.replace, planIdOrKey, body.data())

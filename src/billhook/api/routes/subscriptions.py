@@ -29,33 +29,33 @@ router = APIRouter(tags=["Subscriptions"])
 
 
 @router.post("/subscriptions", status_code=201, response_model=Subscription, responses=responses(409))
-def create_subscription(body: SubscriptionIn, ctx: Ctx = Depends(context)) -> Any:
-    return ctx.write(subscriptions.create, body.data())
+async def create_subscription(body: SubscriptionIn, ctx: Ctx = Depends(context)) -> Any:
+    return await ctx.write(subscriptions.create, body.data())
 
 
 @router.get("/subscriptions", response_model=SubscriptionList, responses=responses(404))
-def list_subscriptions(
+async def list_subscriptions(
     page: int = Query(1, ge=1, le=1_000_000),
     pageSize: int = Query(100, ge=1, le=1000),
     customer: str | None = Query(None, max_length=256),
     ctx: Ctx = Depends(context),
 ) -> Any:
-    return ctx.read(subscriptions.list_, Page(page, pageSize), customer=customer)
+    return await ctx.read(subscriptions.list_, Page(page, pageSize), customer=customer)
 
 
 @router.get("/subscriptions/{subscriptionId}", response_model=Subscription, responses=responses(404))
-def get_subscription(subscriptionId: str, ctx: Ctx = Depends(context)) -> Any:
-    return ctx.read(subscriptions.get, subscriptionId)
+async def get_subscription(subscriptionId: str, ctx: Ctx = Depends(context)) -> Any:
+    return await ctx.read(subscriptions.get, subscriptionId)
 
 
 @router.post("/subscriptions/{subscriptionId}/cancel", response_model=Subscription, responses=responses(404, 409))
-def cancel_subscription(subscriptionId: str, body: CancelIn, ctx: Ctx = Depends(context)) -> Any:
-    return ctx.write(subscriptions.cancel, subscriptionId, body.timing)
+async def cancel_subscription(subscriptionId: str, body: CancelIn, ctx: Ctx = Depends(context)) -> Any:
+    return await ctx.write(subscriptions.cancel, subscriptionId, body.timing)
 
 
 @router.get("/subscriptions/{subscriptionId}/items", response_model=SubscriptionItems, responses=responses(404))
-def list_items(subscriptionId: str, ctx: Ctx = Depends(context)) -> Any:
-    return ctx.read(items.list_, subscriptionId)
+async def list_items(subscriptionId: str, ctx: Ctx = Depends(context)) -> Any:
+    return await ctx.read(items.list_, subscriptionId)
 
 
 @router.put(
@@ -63,8 +63,8 @@ def list_items(subscriptionId: str, ctx: Ctx = Depends(context)) -> Any:
     response_model=ItemQuantity,
     responses=responses(404, 409),
 )
-def set_item_quantity(subscriptionId: str, itemKey: str, body: QuantitySet, ctx: Ctx = Depends(context)) -> Any:
-    return ctx.write(items.change, subscriptionId, itemKey, "set", body.quantity, body.invoicePeriod)
+async def set_item_quantity(subscriptionId: str, itemKey: str, body: QuantitySet, ctx: Ctx = Depends(context)) -> Any:
+    return await ctx.write(items.change, subscriptionId, itemKey, "set", body.quantity, body.invoicePeriod)
 
 
 @router.post(
@@ -72,14 +72,14 @@ def set_item_quantity(subscriptionId: str, itemKey: str, body: QuantitySet, ctx:
     response_model=ItemQuantity,
     responses=responses(404, 409),
 )
-def change_item_quantity(
+async def change_item_quantity(
     subscriptionId: str,
     itemKey: str,
     op: Literal["add", "remove"],
     body: QuantityChange,
     ctx: Ctx = Depends(context),
 ) -> Any:
-    return ctx.write(items.change, subscriptionId, itemKey, op, body.quantity, body.invoicePeriod)
+    return await ctx.write(items.change, subscriptionId, itemKey, op, body.quantity, body.invoicePeriod)
 
 
 @router.post(
@@ -88,28 +88,28 @@ def change_item_quantity(
     response_model=CustomCharge,
     responses=responses(404, 409),
 )
-def add_charge(subscriptionId: str, body: ChargeCreate, ctx: Ctx = Depends(context)) -> Any:
-    return ctx.write(charges.add, subscriptionId, body.data())
+async def add_charge(subscriptionId: str, body: ChargeCreate, ctx: Ctx = Depends(context)) -> Any:
+    return await ctx.write(charges.add, subscriptionId, body.data())
 
 
 @router.get("/subscriptions/{subscriptionId}/charges", response_model=CustomCharges, responses=responses(404))
-def list_charges(
+async def list_charges(
     subscriptionId: str,
     invoicePeriod: Literal["current", "outstanding"] | None = None,
     ctx: Ctx = Depends(context),
 ) -> Any:
-    return ctx.read(charges.list_, subscriptionId, invoicePeriod)
+    return await ctx.read(charges.list_, subscriptionId, invoicePeriod)
 
 
 @router.delete("/subscriptions/{subscriptionId}/charges/{chargeId}", status_code=204, responses=responses(404, 409))
-def delete_charge(subscriptionId: str, chargeId: str, ctx: Ctx = Depends(context)) -> Response:
-    ctx.write(charges.remove, subscriptionId, chargeId)
+async def delete_charge(subscriptionId: str, chargeId: str, ctx: Ctx = Depends(context)) -> Response:
+    await ctx.write(charges.remove, subscriptionId, chargeId)
     return Response(status_code=204)
 
 
 @router.get("/subscriptions/{subscriptionId}/outstanding-invoice", response_model=Invoice, responses=responses(404))
-def get_outstanding_invoice(subscriptionId: str, ctx: Ctx = Depends(context)) -> Any:
-    return ctx.read(outstanding.get, subscriptionId)
+async def get_outstanding_invoice(subscriptionId: str, ctx: Ctx = Depends(context)) -> Any:
+    return await ctx.read(outstanding.get, subscriptionId)
 
 
 @router.post(
@@ -117,5 +117,5 @@ def get_outstanding_invoice(subscriptionId: str, ctx: Ctx = Depends(context)) ->
     response_model=Invoice,
     responses=responses(404, 409),
 )
-def run_outstanding_invoice(subscriptionId: str, ctx: Ctx = Depends(context)) -> Any:
-    return ctx.write(outstanding.run, subscriptionId)
+async def run_outstanding_invoice(subscriptionId: str, ctx: Ctx = Depends(context)) -> Any:
+    return await ctx.write(outstanding.run, subscriptionId)

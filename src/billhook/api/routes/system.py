@@ -77,12 +77,15 @@ bench_floor = APIRouter(include_in_schema=False)
 
 
 @bench_floor.put("/bench/floor/quantity/{invoiceId}/{itemKey}")
-def bench_floor_quantity(invoiceId: str, itemKey: str, body: QuantitySet, ctx: Ctx = Depends(context)) -> Any:
+async def bench_floor_quantity(invoiceId: str, itemKey: str, body: QuantitySet, ctx: Ctx = Depends(context)) -> Any:
     iq = item_quantities
-    with ctx.runtime.engine.begin() as conn:
-        updated = conn.execute(
-            update(iq)
-            .where(iq.c.invoice_id == invoiceId, iq.c.item_key == itemKey, iq.c.namespace == ctx.namespace)
-            .values(quantity=Decimal(body.quantity), updated_at=wall_now())
-        ).rowcount
-    return {"updated": updated}
+
+    def update_one() -> int:  # on a worker thread, as a route's unit of work is (Ctx.write)
+        with ctx.runtime.engine.begin() as conn:
+            return conn.execute(
+                update(iq)
+                .where(iq.c.invoice_id == invoiceId, iq.c.item_key == itemKey, iq.c.namespace == ctx.namespace)
+                .values(quantity=Decimal(body.quantity), updated_at=wall_now())
+            ).rowcount
+
+    return {"updated": await anyio.to_thread.run_sync(update_one)}

@@ -18,40 +18,40 @@ SizeQ = Query(100, ge=1, le=1000)
 
 
 @router.post("/webhooks/endpoints", status_code=201, response_model=Endpoint, responses=responses())
-def create_endpoint(body: EndpointIn, ctx: Ctx = Depends(context)) -> Any:
+async def create_endpoint(body: EndpointIn, ctx: Ctx = Depends(context)) -> Any:
     allow = ctx.runtime.settings.allow_private_webhooks
-    return ctx.write(webhooks.create_endpoint, body.data(), allow_private=allow)
+    return await ctx.write(webhooks.create_endpoint, body.data(), allow_private=allow)
 
 
 @router.get("/webhooks/endpoints", response_model=EndpointList, responses=responses())
-def list_endpoints(page: int = PageQ, pageSize: int = SizeQ, ctx: Ctx = Depends(context)) -> Any:
-    return ctx.read(webhooks.list_endpoints, Page(page, pageSize))
+async def list_endpoints(page: int = PageQ, pageSize: int = SizeQ, ctx: Ctx = Depends(context)) -> Any:
+    return await ctx.read(webhooks.list_endpoints, Page(page, pageSize))
 
 
 @router.get("/webhooks/endpoints/{id}", response_model=Endpoint, responses=responses(404))
-def get_endpoint(id: str, ctx: Ctx = Depends(context)) -> Any:
-    return ctx.read(webhooks.get_endpoint, id)
+async def get_endpoint(id: str, ctx: Ctx = Depends(context)) -> Any:
+    return await ctx.read(webhooks.get_endpoint, id)
 
 
 @router.put("/webhooks/endpoints/{id}", response_model=Endpoint, responses=responses(404))
-def update_endpoint(id: str, body: EndpointIn, ctx: Ctx = Depends(context)) -> Any:
+async def update_endpoint(id: str, body: EndpointIn, ctx: Ctx = Depends(context)) -> Any:
     allow = ctx.runtime.settings.allow_private_webhooks
-    return ctx.write(webhooks.replace_endpoint, id, body.data(), allow_private=allow)
+    return await ctx.write(webhooks.replace_endpoint, id, body.data(), allow_private=allow)
 
 
 @router.delete("/webhooks/endpoints/{id}", status_code=204, responses=responses(404))
-def delete_endpoint(id: str, ctx: Ctx = Depends(context)) -> Response:
-    ctx.write(webhooks.delete_endpoint, id)
+async def delete_endpoint(id: str, ctx: Ctx = Depends(context)) -> Response:
+    await ctx.write(webhooks.delete_endpoint, id)
     return Response(status_code=204)
 
 
 @router.post("/webhooks/endpoints/{id}/rotate-secret", response_model=Endpoint, responses=responses(404))
-def rotate_secret(id: str, ctx: Ctx = Depends(context)) -> Any:
-    return ctx.write(webhooks.rotate_secret, id)
+async def rotate_secret(id: str, ctx: Ctx = Depends(context)) -> Any:
+    return await ctx.write(webhooks.rotate_secret, id)
 
 
 @router.get("/webhooks/deliveries", response_model=DeliveryList, responses=responses())
-def list_deliveries(
+async def list_deliveries(
     page: int = PageQ,
     pageSize: int = SizeQ,
     endpointId: str | None = Query(None, max_length=64),
@@ -61,7 +61,7 @@ def list_deliveries(
     eventId: str | None = Query(None, max_length=64),
     ctx: Ctx = Depends(context),
 ) -> Any:
-    return ctx.read(
+    return await ctx.read(
         webhooks.list_deliveries,
         Page(page, pageSize),
         endpoint_id=endpointId,
@@ -73,21 +73,21 @@ def list_deliveries(
 
 
 @router.get("/webhooks/deliveries/{id}", response_model=Delivery, responses=responses(404))
-def get_delivery(id: str, ctx: Ctx = Depends(context)) -> Any:
-    return ctx.read(webhooks.get_delivery, id)
+async def get_delivery(id: str, ctx: Ctx = Depends(context)) -> Any:
+    return await ctx.read(webhooks.get_delivery, id)
 
 
 @router.post("/webhooks/deliveries/{id}/redeliver", response_model=Delivery, responses=responses(404))
-def redeliver(id: str, ctx: Ctx = Depends(context)) -> Any:
-    return ctx.write(webhooks.redeliver, id)
+async def redeliver(id: str, ctx: Ctx = Depends(context)) -> Any:
+    return await ctx.write(webhooks.redeliver, id)
 
 
 @router.get("/events", response_model=EventList, responses=responses())
-def list_events(
+async def list_events(
     page: int = PageQ,
     pageSize: int = SizeQ,
     type: EventType | None = None,
     subjectId: str | None = Query(None, max_length=64),
     ctx: Ctx = Depends(context),
 ) -> Any:
-    return ctx.read(webhooks.list_events, Page(page, pageSize), type_=type, subject_id=subjectId)
+    return await ctx.read(webhooks.list_events, Page(page, pageSize), type_=type, subject_id=subjectId)
