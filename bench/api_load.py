@@ -36,12 +36,18 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import common
 import httpx
+from sqlalchemy import select
+
+from billhook.config import Settings
+from billhook.runtime import Runtime
+from billhook.store import schema
 
 BIN = Path(sys.executable).parent
 ITEM = "api_calls"
@@ -166,11 +172,21 @@ def figures(kind: str, out: dict[str, Any]) -> Figures:
     return Figures(kind, len(lat), out["wall"], q[49], q[98], statistics.fmean(lat) if lat else 0.0, out["statuses"])
 
 
+def current_month() -> tuple[datetime, datetime]:
+    """The calendar month (UTC) the subscriptions are in: opened on its first day, renewing on the
+    next month's, so that with the server on the system clock nothing falls due during the run."""
+    now = datetime.now(UTC)
+    at = datetime(now.year, now.month, 1, tzinfo=UTC)
+    renewal = datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=UTC)
+    if renewal - now < timedelta(minutes=30):
+        sys.exit(f"the month ends at {renewal:%Y-%m-%d %H:%M} UTC, within the run: run it after that")
+    return at, renewal
+
+
 def serve(url: str, logdir: str) -> tuple[subprocess.Popen[bytes], str]:
     port = common.free_port()
     env = os.environ | {
         "BILLHOOK_DATABASE_URL": url,
-        "BILLHOOK_TEST_CLOCK": "1",
         "BILLHOOK_BENCH_FLOOR": "1",
         "COLUMNS": "400",
     }
@@ -198,19 +214,15 @@ def run(db: str, args: argparse.Namespace) -> tuple[list[Figures], list[str]]:
     failures: list[str] = []
     results: list[Figures] = []
     with tempfile.TemporaryDirectory(prefix="billhook-bench-api-") as logdir, common.fresh_database(db) as url:
-        rt = common.start_runtime(url)
+        at, renewal = current_month()
+        rt = Runtime.start(Settings(database_url=url))  # the system clock, as in production
         try:
             _, _, snap, _, key = common.prepare_namespace(rt, api_key=True)
-            from sqlalchemy import select
-
-            from billhook.store import schema
-
             with rt.engine.connect() as conn:
                 plan_id = conn.execute(select(schema.plans.c.id)).scalar_one()
-            rows = common.subscription_rows(args.threads, plan_id, snap)
+            rows = common.subscription_rows(args.threads, plan_id, snap, at=at, renewal=renewal)
             for name in ("customers", "subscriptions", "invoices", "item_quantities"):
                 common.bulk_insert(rt.engine, schema.metadata.tables[name], rows[name])
-            common.set_clock(rt, common.CLOCK_BEFORE)  # inside the period: nothing is due
         finally:
             rt.close()
         assert key is not None

@@ -254,10 +254,17 @@ def setup(rt: Runtime, n: int, *, billable_url: str | None = None, api_key: bool
 
 
 def subscription_rows(
-    n: int, plan_id: str, snap: dict[str, Any], *, first: int = 0, at: datetime = START
+    n: int,
+    plan_id: str,
+    snap: dict[str, Any],
+    *,
+    first: int = 0,
+    at: datetime = START,
+    renewal: datetime = RENEWAL,
 ) -> dict[str, list[dict[str, Any]]]:
     """The rows for subscriptions ``first`` … ``first + n - 1``, as subscriptions.create and
-    billing.open_subscription leave them once opened (without their opening invoices)."""
+    billing.open_subscription leave them once opened at ``at`` (without their opening invoices),
+    their first period ending at ``renewal`` (a month later: the plan is monthly)."""
     out: dict[str, list[dict[str, Any]]] = {"customers": [], "subscriptions": [], "invoices": [], "item_quantities": []}
     zero = Decimal("0.00")
     for i in range(first, first + n):
@@ -291,8 +298,8 @@ def subscription_rows(
                 "opened_at": at,
                 "trial_end": None,
                 "period_start": at,
-                "period_end": RENEWAL,
-                "next_billing_at": RENEWAL,
+                "period_end": renewal,
+                "next_billing_at": renewal,
                 "cancel_at": None,
                 "canceled_at": None,
                 "ended_at": None,
@@ -315,7 +322,7 @@ def subscription_rows(
                 "extended_status": "gathering",
                 "number": f"DRAFT-{invoice_id}",
                 "period_start": at,
-                "period_end": RENEWAL,
+                "period_end": renewal,
                 "description": None,
                 **snap,
                 "amount": zero,
