@@ -84,17 +84,19 @@ class Result:
 
 
 def start_workers(
-    url: str, count: int, logdir: str, batch_size: int, chunk_size: int
+    url: str, count: int, logdir: str, batch_size: int | None, chunk_size: int | None
 ) -> list[tuple[subprocess.Popen[bytes], str]]:
     env = os.environ | {
         "BILLHOOK_DATABASE_URL": url,
         "BILLHOOK_TEST_CLOCK": "1",
         "BILLHOOK_WEBHOOK_ALLOW_PRIVATE": "1",
-        "BILLHOOK_WORKER_BATCH_SIZE": str(batch_size),
-        "BILLHOOK_WORKER_CHUNK_SIZE": str(chunk_size),
         "BILLHOOK_WORKER_POLL_SECONDS": "0.1",
         "COLUMNS": "400",  # the ready line must not wrap
     }
+    if batch_size is not None:  # else billhook's defaults, as a deployment has them
+        env["BILLHOOK_WORKER_BATCH_SIZE"] = str(batch_size)
+    if chunk_size is not None:
+        env["BILLHOOK_WORKER_CHUNK_SIZE"] = str(chunk_size)
     procs = []
     for i in range(count):
         log = os.path.join(logdir, f"worker-{i}.log")
@@ -423,8 +425,8 @@ def main() -> None:
     parser.add_argument("--n", default="1000", help="subscriptions renewing, e.g. 1000 or 1000,10000")
     parser.add_argument("--workers", default="1", help="worker processes, e.g. 1 or 1,2")
     parser.add_argument("--billable", action="store_true", help="a subscription.billable listener, grace PT0S")
-    parser.add_argument("--batch-size", type=int, default=200, help="BILLHOOK_WORKER_BATCH_SIZE (default 200)")
-    parser.add_argument("--chunk-size", type=int, default=50, help="BILLHOOK_WORKER_CHUNK_SIZE (default 50)")
+    parser.add_argument("--batch-size", type=int, help="BILLHOOK_WORKER_BATCH_SIZE (default: billhook's)")
+    parser.add_argument("--chunk-size", type=int, help="BILLHOOK_WORKER_CHUNK_SIZE (default: billhook's)")
     parser.add_argument("--timeout-base", type=float, default=120.0, help="seconds allowed, plus per invoice:")
     parser.add_argument("--timeout-per-invoice", type=float, default=1.0, help="seconds per invoice (default 1)")
     parser.add_argument("--no-floor", action="store_true", help="skip the floor measurement")

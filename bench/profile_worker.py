@@ -20,6 +20,7 @@ import common
 from pyinstrument import Profiler
 from sqlalchemy import event
 
+from billhook.config import Settings
 from billhook.services import test_clock
 from billhook.worker.loop import Worker
 
@@ -46,7 +47,13 @@ def run(kind: str, n: int, chunk: int, profile: bool, billable: bool) -> None:
 
         with rt.uows.write() as uow:
             test_clock.advance(uow, to=common.RENEWAL)
-        worker = Worker(rt.uows, batch_size=200, chunk_size=chunk, poll_interval=0.05, allow_private_webhooks=True)
+        worker = Worker(
+            rt.uows,
+            batch_size=Settings.worker_batch_size,
+            chunk_size=chunk,
+            poll_interval=0.05,
+            allow_private_webhooks=True,
+        )
         profiler = Profiler(interval=0.0005) if profile else None
         if not profile:
             event.listen(rt.engine, "before_cursor_execute", count)
@@ -76,7 +83,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", default="postgresql", choices=("sqlite", "postgresql"))
     parser.add_argument("--n", type=int, default=500)
-    parser.add_argument("--chunk", type=int, default=50, help="BILLHOOK_WORKER_CHUNK_SIZE")
+    parser.add_argument(
+        "--chunk", type=int, default=Settings.worker_chunk_size, help="BILLHOOK_WORKER_CHUNK_SIZE (default: billhook's)"
+    )
     parser.add_argument("--billable", action="store_true", help="a subscription.billable listener, grace PT0S")
     args = parser.parse_args()
     run(args.db, args.n, args.chunk, profile=False, billable=args.billable)

@@ -29,8 +29,8 @@ class Settings:
     test_clock: bool = False
     test_clock_start: datetime | None = None
     webhook_allow_private: bool | None = None  # None: allowed on the embedded SQLite set-up only
-    worker_batch_size: int = 100
-    worker_chunk_size: int = 50  # rows of a batch processed in one transaction
+    worker_batch_size: int = 400
+    worker_chunk_size: int = 100  # rows of a batch processed in one transaction
     worker_lease: timedelta = field(default=timedelta(seconds=60))
     worker_poll_interval: float = 0.5
     run_worker: bool = True
@@ -43,8 +43,8 @@ class Settings:
             test_clock=_flag("BILLHOOK_TEST_CLOCK", False),
             test_clock_start=_when(os.environ.get("BILLHOOK_TEST_CLOCK_START")),
             webhook_allow_private=None if allow in (None, "") else _flag("BILLHOOK_WEBHOOK_ALLOW_PRIVATE", False),
-            worker_batch_size=int(os.environ.get("BILLHOOK_WORKER_BATCH_SIZE", "100")),
-            worker_chunk_size=int(os.environ.get("BILLHOOK_WORKER_CHUNK_SIZE", "50")),
+            worker_batch_size=int(os.environ.get("BILLHOOK_WORKER_BATCH_SIZE", cls.worker_batch_size)),
+            worker_chunk_size=int(os.environ.get("BILLHOOK_WORKER_CHUNK_SIZE", cls.worker_chunk_size)),
             worker_lease=timedelta(seconds=float(os.environ.get("BILLHOOK_WORKER_LEASE_SECONDS", "60"))),
             worker_poll_interval=float(os.environ.get("BILLHOOK_WORKER_POLL_SECONDS", "0.5")),
         )

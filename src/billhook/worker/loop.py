@@ -12,7 +12,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -40,6 +41,28 @@ DELIVERIES = Counter("billhook_webhook_attempts_total", "Webhook delivery attemp
 BATCH_SECONDS = Histogram("billhook_worker_batch_seconds", "Time to process one claimed batch")
 
 
+COMMIT_WAIT_SECONDS = 10.0  # how long an open chunk waits for the commit in flight before giving way
+
+
+@dataclass
+class _Flight:
+    """A chunk's commit running on the committer thread."""
+
+    chunk: Claimed
+    rows: int
+    future: Future[None]
+
+    def wait(self, timeout: float) -> bool:
+        return wait([self.future], timeout).not_done == set()
+
+
+def _commit(uow: UnitOfWork) -> None:
+    try:
+        uow.commit()
+    finally:
+        uow.__exit__(None, None, None)
+
+
 class Worker:
     def __init__(
         self,
@@ -63,6 +86,7 @@ class Worker:
         self.http = httpx.Client(follow_redirects=False, headers={"user-agent": "billhook-webhooks"})
         self.senders_count = senders
         self.senders = ThreadPoolExecutor(max_workers=senders, thread_name_prefix="billhook-webhook")
+        self.committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="billhook-commit")
 
     # ----------------------------------------------------------------------------- claiming
 
@@ -115,17 +139,77 @@ class Worker:
         """Work through a claimed batch in chunks, one transaction each, so that the statements a chunk
         shares (its locks, the lookups every row of it makes) are paid once. A chunk that fails is
         rolled back whole and its rows are done again one per transaction, so that one bad row only
-        holds itself back (it keeps its lease, and is tried again when the lease runs out)."""
+        holds itself back (it keeps its lease, and is tried again when the lease runs out).
+
+        On PostgreSQL a chunk written behind (its rows buffered for the commit) is committed on a
+        second thread while the next chunk is read and worked out on another connection: the database
+        writes one chunk while this process computes the next, as two workers would. One commit at a
+        time is in flight, each begun after the one before it ended (numbers stay in order). Should
+        the commit in flight wait on a lock the open chunk holds, a wait the database cannot see, the
+        open chunk gives way after ``COMMIT_WAIT_SECONDS``: it is rolled back and done again after."""
         done = 0
+        flight: _Flight | None = None
         for start in range(0, len(claimed), self.chunk_size):
             chunk = claimed[start : start + self.chunk_size]
             try:
-                done += self._in_one_transaction(fn, chunk)
+                uow, n = self._open(fn, chunk)
             except Exception as exc:
-                log.info("worker.chunk_retried_one_by_one", rows=len(chunk), reason=repr(exc), worker=self.name)
-                for row in chunk:
-                    self._safely(lambda row_id, ns: self._in_one_transaction(fn, [(row_id, ns)]), *row)
-        return done
+                done += self._land(flight, fn)
+                flight = None
+                self._one_by_one(fn, chunk, exc)
+                continue
+            if flight is not None and not flight.wait(COMMIT_WAIT_SECONDS):
+                uow.__exit__(None, None, None)  # rolled back: its locks may be what the commit waits for
+                log.warning("worker.chunk_gave_way", rows=len(chunk), worker=self.name)
+                done += self._land(flight, fn)
+                flight = None
+                done += self._chunk(fn, chunk)
+                continue
+            done += self._land(flight, fn)
+            flight = None
+            if uow.write_behind and not uow.sqlite:
+                flight = _Flight(chunk, n, self.committer.submit(_commit, uow))
+                continue
+            try:
+                _commit(uow)
+                done += n
+            except Exception as exc:
+                self._one_by_one(fn, chunk, exc)
+        return done + self._land(flight, fn)
+
+    def _chunk(self, fn: Callable[[UnitOfWork, Claimed], int], chunk: Claimed) -> int:
+        """One chunk in one transaction, committed here; one by one if that fails."""
+        try:
+            return self._in_one_transaction(fn, chunk)
+        except Exception as exc:
+            self._one_by_one(fn, chunk, exc)
+            return 0
+
+    def _open(self, fn: Callable[[UnitOfWork, Claimed], int], chunk: Claimed) -> tuple[UnitOfWork, int]:
+        """``fn`` run on the chunk in a transaction left open (rolled back and closed if it fails)."""
+        uow = self.uows()
+        uow.__enter__()
+        try:
+            return uow, fn(uow, chunk)
+        except BaseException as exc:
+            uow.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+
+    def _land(self, flight: _Flight | None, fn: Callable[[UnitOfWork, Claimed], int]) -> int:
+        """Wait for the commit in flight; its rows count if it committed, else they are done one by one."""
+        if flight is None:
+            return 0
+        try:
+            flight.future.result()
+            return flight.rows
+        except Exception as exc:
+            self._one_by_one(fn, flight.chunk, exc)
+            return 0
+
+    def _one_by_one(self, fn: Callable[[UnitOfWork, Claimed], int], chunk: Claimed, exc: Exception) -> None:
+        log.info("worker.chunk_retried_one_by_one", rows=len(chunk), reason=repr(exc), worker=self.name)
+        for row in chunk:
+            self._safely(lambda row_id, ns: self._in_one_transaction(fn, [(row_id, ns)]), *row)
 
     def _in_one_transaction(self, fn: Callable[[UnitOfWork, Claimed], int], chunk: Claimed) -> int:
         with self.uows.write() as uow:
@@ -283,5 +367,6 @@ class Worker:
                 stop.wait(self.poll_interval)
 
     def close(self) -> None:
+        self.committer.shutdown(wait=True)
         self.senders.shutdown(wait=True)
         self.http.close()
