@@ -52,8 +52,9 @@ class _Flight:
     rows: int
     future: Future[None]
 
-    def wait(self, timeout: float) -> bool:
-        return wait([self.future], timeout).not_done == set()
+    def committed(self, timeout: float) -> bool:
+        """True once it has committed; False if it failed, or is still running after ``timeout``."""
+        return not wait([self.future], timeout).not_done and self.future.exception() is None
 
 
 def _commit(uow: UnitOfWork) -> None:
@@ -146,7 +147,8 @@ class Worker:
         writes one chunk while this process computes the next, as two workers would. One commit at a
         time is in flight, each begun after the one before it ended (numbers stay in order). Should
         the commit in flight wait on a lock the open chunk holds, a wait the database cannot see, the
-        open chunk gives way after ``COMMIT_WAIT_SECONDS``: it is rolled back and done again after."""
+        open chunk gives way after ``COMMIT_WAIT_SECONDS``: it is rolled back and done again after
+        (so it is when the commit in flight failed, before that chunk's rows are redone one by one)."""
         done = 0
         flight: _Flight | None = None
         for start in range(0, len(claimed), self.chunk_size):
@@ -158,9 +160,12 @@ class Worker:
                 flight = None
                 self._one_by_one(fn, chunk, exc)
                 continue
-            if flight is not None and not flight.wait(COMMIT_WAIT_SECONDS):
-                uow.__exit__(None, None, None)  # rolled back: its locks may be what the commit waits for
-                log.warning("worker.chunk_gave_way", rows=len(chunk), worker=self.name)
+            if flight is not None and not flight.committed(COMMIT_WAIT_SECONDS):
+                # The open chunk is rolled back: the commit in flight may be waiting on its locks, or
+                # it failed and its rows, done again one by one, could wait on them too.
+                uow.__exit__(None, None, None)
+                if not flight.future.done():
+                    log.warning("worker.chunk_gave_way", rows=len(chunk), worker=self.name)
                 done += self._land(flight, fn)
                 flight = None
                 done += self._chunk(fn, chunk)
