@@ -85,9 +85,8 @@ class UnitOfWork:
             self.buffer.flush()
             self._tx.commit()
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def close(self) -> None:
+        """End it: rolled back unless committed, its connection returned to the pool."""
         try:
             if self._tx.is_active:
                 self._tx.rollback()
@@ -95,6 +94,11 @@ class UnitOfWork:
             self.buffer.close()
             self.conn.close()
             self._release_writer()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
 
     def lock_customer(self, customer_id: str) -> None:
         """Serialize every change to one customer's invoices.
@@ -157,6 +161,10 @@ class UnitOfWorkFactory:
 
     def __call__(self, *, readonly: bool = False) -> UnitOfWork:
         return UnitOfWork(self.engine, self.clock, readonly=readonly)
+
+    def begin(self) -> UnitOfWork:
+        """A write unit of work left open: its caller commits it, or not, and closes it."""
+        return self().__enter__()
 
     @contextmanager
     def write(self) -> Iterator[UnitOfWork]:

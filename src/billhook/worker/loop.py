@@ -7,10 +7,12 @@ period is closed exactly once however many workers race for it.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -61,7 +63,7 @@ def _commit(uow: UnitOfWork) -> None:
     try:
         uow.commit()
     finally:
-        uow.__exit__(None, None, None)
+        uow.close()
 
 
 class Worker:
@@ -147,12 +149,13 @@ class Worker:
         writes one chunk while this process computes the next, as two workers would. One commit at a
         time is in flight, each begun after the one before it ended (numbers stay in order). Should
         the commit in flight wait on a lock the open chunk holds, a wait the database cannot see, the
-        open chunk gives way after ``COMMIT_WAIT_SECONDS``: it is rolled back and done again after
-        (so it is when the commit in flight failed, before that chunk's rows are redone one by one)."""
+        open chunk gives way after ``COMMIT_WAIT_SECONDS``: it is rolled back and done again once that
+        commit has landed (so it is when the commit in flight failed, before its rows are redone)."""
         done = 0
         flight: _Flight | None = None
-        for start in range(0, len(claimed), self.chunk_size):
-            chunk = claimed[start : start + self.chunk_size]
+        chunks = deque(claimed[i : i + self.chunk_size] for i in range(0, len(claimed), self.chunk_size))
+        while chunks:
+            chunk = chunks.popleft()
             try:
                 uow, n = self._open(fn, chunk)
             except Exception as exc:
@@ -160,55 +163,46 @@ class Worker:
                 flight = None
                 self._one_by_one(fn, chunk, exc)
                 continue
-            if flight is not None and not flight.committed(COMMIT_WAIT_SECONDS):
-                # The open chunk is rolled back: the commit in flight may be waiting on its locks, or
-                # it failed and its rows, done again one by one, could wait on them too.
-                uow.__exit__(None, None, None)
-                if not flight.future.done():
+            gave_way = flight is not None and not flight.committed(COMMIT_WAIT_SECONDS)
+            if gave_way:
+                # Rolled back: the commit in flight may be waiting on its locks, or it failed and its
+                # rows, done again one by one, could wait on them too. Done again once it has landed.
+                uow.close()
+                chunks.appendleft(chunk)
+                if flight is not None and not flight.future.done():
                     log.warning("worker.chunk_gave_way", rows=len(chunk), worker=self.name)
-                done += self._land(flight, fn)
-                flight = None
-                done += self._chunk(fn, chunk)
-                continue
             done += self._land(flight, fn)
             flight = None
+            if gave_way:
+                continue
             if uow.write_behind and not uow.sqlite:
                 flight = _Flight(chunk, n, self.committer.submit(_commit, uow))
-                continue
-            try:
-                _commit(uow)
-                done += n
-            except Exception as exc:
-                self._one_by_one(fn, chunk, exc)
+            else:
+                done += self._settle(fn, chunk, n, functools.partial(_commit, uow))
         return done + self._land(flight, fn)
-
-    def _chunk(self, fn: Callable[[UnitOfWork, Claimed], int], chunk: Claimed) -> int:
-        """One chunk in one transaction, committed here; one by one if that fails."""
-        try:
-            return self._in_one_transaction(fn, chunk)
-        except Exception as exc:
-            self._one_by_one(fn, chunk, exc)
-            return 0
 
     def _open(self, fn: Callable[[UnitOfWork, Claimed], int], chunk: Claimed) -> tuple[UnitOfWork, int]:
         """``fn`` run on the chunk in a transaction left open (rolled back and closed if it fails)."""
-        uow = self.uows()
-        uow.__enter__()
+        uow = self.uows.begin()
         try:
             return uow, fn(uow, chunk)
-        except BaseException as exc:
-            uow.__exit__(type(exc), exc, exc.__traceback__)
+        except BaseException:
+            uow.close()
             raise
 
     def _land(self, flight: _Flight | None, fn: Callable[[UnitOfWork, Claimed], int]) -> int:
-        """Wait for the commit in flight; its rows count if it committed, else they are done one by one."""
-        if flight is None:
-            return 0
+        """Wait for the commit in flight, if any."""
+        return 0 if flight is None else self._settle(fn, flight.chunk, flight.rows, flight.future.result)
+
+    def _settle(
+        self, fn: Callable[[UnitOfWork, Claimed], int], chunk: Claimed, rows: int, commit: Callable[[], Any]
+    ) -> int:
+        """``rows`` once ``commit`` has returned; if it fails, the chunk's rows are done one by one."""
         try:
-            flight.future.result()
-            return flight.rows
+            commit()
+            return rows
         except Exception as exc:
-            self._one_by_one(fn, flight.chunk, exc)
+            self._one_by_one(fn, chunk, exc)
             return 0
 
     def _one_by_one(self, fn: Callable[[UnitOfWork, Claimed], int], chunk: Claimed, exc: Exception) -> None:
