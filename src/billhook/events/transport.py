@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
+import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
 
 TIMEOUT_SECONDS = 15.0
+USER_AGENT = "billhook-webhooks"
 EXCERPT = 1024
 # After the first attempt: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, 14 h, 20 h, 24 h (about 3 days).
 RETRY_DELAYS = tuple(timedelta(seconds=s) for s in (5, 300, 1800, 7200, 18000, 36000, 36000, 50400, 72000, 86400))
@@ -78,24 +82,100 @@ def _retry_after(value: str | None, now: datetime) -> timedelta | None:
     return min(max(delay, timedelta(0)), MAX_RETRY_AFTER)
 
 
-def send(client: httpx.Client, url: str, body: str, headers: dict[str, str], *, allow_private: bool) -> Outcome:
-    started = time.monotonic()
+_READ_LIMIT = 64 * 1024  # of a response body: enough for the excerpt; the connection is dropped past it
+
+
+class Sender:
+    """Sends webhook requests, many at once, from one thread running an asyncio loop (aiohttp).
+
+    Up to ``concurrency`` requests are in flight together, over keep-alive connections. One event
+    loop instead of a thread per request in flight, and aiohttp's HTTP parser written in C: a
+    delivery costs the worker about a fifth of the CPU it did with a pool of threads each sending
+    with httpx, CPU that closing periods and releasing invoices need. The loop's thread starts at
+    the first send, so a worker that never sends has none."""
+
+    def __init__(self, concurrency: int, *, allow_private: bool) -> None:
+        self.concurrency = concurrency
+        self.allow_private = allow_private
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._lock = threading.Lock()
+
+    def send_all(self, requests: Sequence[tuple[str, str, dict[str, str]]]) -> list[Outcome]:
+        """POST each ``(url, body, headers)``, never following a redirect; their outcomes, in order."""
+        if not requests:
+            return []
+        loop = self._start()
+        return asyncio.run_coroutine_threadsafe(self._send_all(requests), loop).result()
+
+    def close(self) -> None:
+        with self._lock:
+            loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
+        if loop is None or thread is None:
+            return
+        asyncio.run_coroutine_threadsafe(self._close_session(), loop).result()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
+
+    def _start(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(target=loop.run_forever, name="billhook-webhooks", daemon=True)
+                self._thread.start()
+                asyncio.run_coroutine_threadsafe(self._open_session(), loop).result()
+                self._loop = loop
+            return self._loop
+
+    async def _open_session(self) -> None:
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self.concurrency),
+            timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS),
+            headers={"user-agent": USER_AGENT},
+        )
+
+    async def _close_session(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _send_all(self, requests: Sequence[tuple[str, str, dict[str, str]]]) -> list[Outcome]:
+        return list(await asyncio.gather(*(self._send(*r) for r in requests)))
+
+    async def _send(self, url: str, body: str, headers: dict[str, str]) -> Outcome:
+        assert self._session is not None
+        started = time.monotonic()
+        try:
+            if self.allow_private:
+                check_url(url, allow_private=True)
+            else:  # it may look the host up: not on the loop's thread
+                await asyncio.to_thread(check_url, url, allow_private=False)
+            async with self._session.post(url, data=body.encode(), headers=headers, allow_redirects=False) as response:
+                excerpt = await _excerpt(response)
+                status, retry_after = response.status, response.headers.get("retry-after")
+        except UnsafeURL as exc:
+            return Outcome(None, 0, None, f"refused: {exc}", None)
+        except TimeoutError:
+            return Outcome(None, _ms(started), None, f"timeout after {TIMEOUT_SECONDS:.0f} s", None)
+        except (aiohttp.ClientError, ValueError) as exc:
+            return Outcome(None, _ms(started), None, f"{type(exc).__name__}: {exc}"[:EXCERPT], None)
+        return Outcome(status, _ms(started), excerpt, None, _retry_after(retry_after, datetime.now(UTC)))
+
+
+async def _excerpt(response: aiohttp.ClientResponse) -> str:
+    """The start of the response's body as text (at most ``EXCERPT`` characters)."""
+    data = b""
+    while len(data) < _READ_LIMIT:
+        chunk = await response.content.read(_READ_LIMIT - len(data))
+        if not chunk:
+            break
+        data += chunk
     try:
-        check_url(url, allow_private=allow_private)
-        response = client.post(url, content=body.encode(), headers=headers, timeout=TIMEOUT_SECONDS)
-    except UnsafeURL as exc:
-        return Outcome(None, 0, None, f"refused: {exc}", None)
-    except httpx.TimeoutException:
-        return Outcome(None, _ms(started), None, f"timeout after {TIMEOUT_SECONDS:.0f} s", None)
-    except httpx.HTTPError as exc:
-        return Outcome(None, _ms(started), None, f"{type(exc).__name__}: {exc}"[:EXCERPT], None)
-    return Outcome(
-        response.status_code,
-        _ms(started),
-        response.text[:EXCERPT],
-        None,
-        _retry_after(response.headers.get("retry-after"), datetime.now(UTC)),
-    )
+        return data.decode(response.charset or "utf-8", errors="replace")[:EXCERPT]
+    except LookupError:  # a charset Python does not know
+        return data.decode("utf-8", errors="replace")[:EXCERPT]
 
 
 def next_delay(attempts: int, retry_after: timedelta | None) -> timedelta | None:

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import httpx
 import structlog
 from prometheus_client import Counter, Histogram
 from sqlalchemy import Table, func, or_, select, update
@@ -86,9 +85,8 @@ class Worker:
         self.lease = lease
         self.poll_interval = poll_interval
         self.allow_private_webhooks = allow_private_webhooks
-        self.http = httpx.Client(follow_redirects=False, headers={"user-agent": "billhook-webhooks"})
         self.senders_count = senders
-        self.senders = ThreadPoolExecutor(max_workers=senders, thread_name_prefix="billhook-webhook")
+        self.sender = transport.Sender(senders, allow_private=allow_private_webhooks)
         self.committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="billhook-commit")
 
     # ----------------------------------------------------------------------------- claiming
@@ -264,19 +262,14 @@ class Worker:
         return self._claim(webhook_deliveries, webhook_deliveries.c.next_attempt_at, self.senders_count * rounds, lease)
 
     def process_deliveries(self, claimed: list[tuple[str, str]]) -> None:
-        """Read what to send, send it outside any transaction (concurrently), then record the outcomes
+        """Read what to send, send it outside any transaction (all at once), then record the outcomes
         (in one transaction; if that fails, one transaction each)."""
         with self.uows(readonly=True) as uow:
             requests = webhooks.prepare(uow, [d_id for d_id, _ in claimed], self.name)
 
-        def send(request: webhooks.Request) -> transport.Outcome:
-            if request.url is None:
-                return transport.Outcome(None, 0, None, webhooks.ENDPOINT_GONE, None)
-            return transport.send(
-                self.http, request.url, request.body, request.headers, allow_private=self.allow_private_webhooks
-            )
-
-        outcomes = [(r.delivery_id, o) for r, o in zip(requests, self.senders.map(send, requests), strict=True)]
+        sent = iter(self.sender.send_all([(r.url, r.body, r.headers) for r in requests if r.url is not None]))
+        gone = transport.Outcome(None, 0, None, webhooks.ENDPOINT_GONE, None)
+        outcomes = [(r.delivery_id, gone if r.url is None else next(sent)) for r in requests]
         try:
             with self.uows.write() as uow:
                 webhooks.record_many(uow, self._actor, outcomes, owner=self.name)
@@ -367,5 +360,4 @@ class Worker:
 
     def close(self) -> None:
         self.committer.shutdown(wait=True)
-        self.senders.shutdown(wait=True)
-        self.http.close()
+        self.sender.close()

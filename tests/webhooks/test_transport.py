@@ -1,0 +1,173 @@
+"""The webhook sender against real HTTP servers on loopback: what it sends, what it makes of each
+kind of answer (or of none), and that it sends a batch's requests at once."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from billhook.events import transport
+from billhook.events.transport import Sender
+from tests.e2e.support import free_port
+
+Answer = tuple[int, dict[str, str], bytes]
+
+
+@contextmanager
+def server(answer: Callable[[BaseHTTPRequestHandler, bytes], Answer]) -> Iterator[tuple[str, list[Any]]]:
+    """An HTTP server on a free loopback port; yields its base URL and the requests it received
+    (path, lower-cased headers, body), answering each with ``answer(handler, body)``."""
+    received: list[Any] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            received.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+            status, headers, raw = answer(self, body)
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("content-length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def log_message(self, fmt: str, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", received
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture
+def sender() -> Iterator[Sender]:
+    s = Sender(8, allow_private=True)
+    yield s
+    s.close()
+
+
+def test_a_request_arrives_as_sent_and_its_answer_is_recorded(sender: Sender) -> None:
+    with server(lambda h, body: (200, {"content-type": "text/plain; charset=utf-8"}, b"thanks \xc3\xa9")) as (
+        base,
+        got,
+    ):
+        body = '{"type":"invoice.paid","amount":"12.50"}'
+        headers = {"webhook-id": "msg_1", "content-type": "application/json"}
+        [outcome] = sender.send_all([(f"{base}/hook", body, headers)])
+    assert outcome.succeeded and outcome.status_code == 200 and outcome.error is None
+    assert outcome.excerpt == "thanks é"
+    [(path, headers, raw)] = got
+    assert path == "/hook" and raw == body.encode()
+    assert headers["webhook-id"] == "msg_1" and headers["content-type"] == "application/json"
+    assert headers["user-agent"] == transport.USER_AGENT
+
+
+def test_outcomes_come_back_in_the_order_of_the_requests(sender: Sender) -> None:
+    statuses = {"/a": 200, "/b": 500, "/c": 204, "/d": 404}
+    with server(lambda h, body: (statuses[h.path], {}, b"")) as (base, got):
+        outcomes = sender.send_all([(f"{base}{p}", "{}", {}) for p in statuses])
+    assert [o.status_code for o in outcomes] == list(statuses.values())
+    assert [o.succeeded for o in outcomes] == [True, False, True, False]
+    assert sorted(p for p, _, _ in got) == sorted(statuses)
+
+
+def test_a_redirect_is_not_followed(sender: Sender) -> None:
+    with server(lambda h, body: (302, {"location": "/elsewhere"}, b"moved")) as (base, got):
+        [outcome] = sender.send_all([(f"{base}/hook", "{}", {})])
+    assert outcome.status_code == 302 and not outcome.succeeded
+    assert [p for p, _, _ in got] == ["/hook"]
+
+
+def test_retry_after_gone_and_a_long_answer(sender: Sender) -> None:
+    answers = {
+        "/busy": (503, {"retry-after": "120"}, b"later"),
+        "/gone": (410, {}, b"gone"),
+        "/long": (500, {}, b"x" * 5000),
+    }
+    with server(lambda h, body: answers[h.path]) as (base, _):
+        busy, gone, long = sender.send_all([(f"{base}{p}", "{}", {}) for p in answers])
+    assert busy.retry_after == timedelta(seconds=120) and not busy.succeeded
+    assert gone.gone and gone.status_code == 410
+    assert long.excerpt == "x" * transport.EXCERPT
+
+
+def test_a_closed_port_is_an_error_not_an_exception(sender: Sender) -> None:
+    [outcome] = sender.send_all([(f"http://127.0.0.1:{free_port()}/hook", "{}", {})])
+    assert outcome.status_code is None and not outcome.succeeded
+    assert outcome.error is not None and "Connect" in outcome.error
+
+
+def test_an_endpoint_slower_than_the_timeout_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(transport, "TIMEOUT_SECONDS", 1.0)
+    release = threading.Event()
+
+    def slow(h: BaseHTTPRequestHandler, body: bytes) -> Answer:
+        release.wait(10)
+        return 200, {}, b"too late"
+
+    s = Sender(2, allow_private=True)
+    try:
+        with server(slow) as (base, _):
+            [outcome] = s.send_all([(f"{base}/hook", "{}", {})])
+            release.set()
+    finally:
+        s.close()
+    assert outcome.status_code is None and outcome.error == "timeout after 1 s"
+    assert outcome.latency_ms >= 1000
+
+
+def test_a_private_address_is_refused_unless_allowed() -> None:
+    strict = Sender(2, allow_private=False)
+    try:
+        with server(lambda h, body: (200, {}, b"")) as (base, got):
+            [outcome] = strict.send_all([(f"{base}/hook", "{}", {})])
+        assert outcome.status_code is None and outcome.error is not None
+        assert outcome.error.startswith("refused: 127.0.0.1 is a private or loopback address")
+        assert got == []  # nothing was sent
+    finally:
+        strict.close()
+
+
+def test_a_batch_is_sent_at_once_up_to_the_concurrency() -> None:
+    """Each request waits at a barrier for the other three: answered 200 only if all four are in
+    flight together (a sender sending one at a time would break the barrier: 500)."""
+    barrier = threading.Barrier(4, timeout=5)
+
+    def together(h: BaseHTTPRequestHandler, body: bytes) -> Answer:
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError:
+            return 500, {}, b"alone"
+        return 200, {}, b"together"
+
+    s = Sender(4, allow_private=True)
+    try:
+        with server(together) as (base, _):
+            outcomes = s.send_all([(f"{base}/{i}", "{}", {}) for i in range(4)])
+    finally:
+        s.close()
+    assert [o.status_code for o in outcomes] == [200] * 4
+
+
+def test_a_closed_sender_starts_again_when_asked_to_send(sender: Sender) -> None:
+    with server(lambda h, body: (200, {}, b"ok")) as (base, got):
+        assert sender.send_all([(f"{base}/one", "{}", {})])[0].succeeded
+        sender.close()
+        assert sender.send_all([(f"{base}/two", "{}", {})])[0].succeeded
+    assert [p for p, _, _ in got] == ["/one", "/two"]
+    assert sender.send_all([]) == []
