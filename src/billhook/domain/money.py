@@ -44,6 +44,7 @@ def is_currency(code: str) -> bool:
     return True
 
 
+@cache
 def quantum(currency: str) -> Decimal:
     return Decimal(1).scaleb(-minor_units(currency))
 

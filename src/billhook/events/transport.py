@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import socket
 import threading
 import time
@@ -159,6 +160,10 @@ class Sender:
             return Outcome(None, 0, None, f"refused: {exc}", None)
         except TimeoutError:
             return Outcome(None, _ms(started), None, f"timeout after {TIMEOUT_SECONDS:.0f} s", None)
+        except aiohttp.ClientConnectorError as exc:  # refused, unreachable, a name that does not resolve
+            cause = exc.os_error
+            reason = os.strerror(cause.errno) if cause.errno and cause.errno > 0 else (cause.strerror or str(cause))
+            return Outcome(None, _ms(started), None, f"cannot connect to {exc.host}:{exc.port}: {reason}", None)
         except (aiohttp.ClientError, ValueError) as exc:
             return Outcome(None, _ms(started), None, f"{type(exc).__name__}: {exc}"[:EXCERPT], None)
         return Outcome(status, _ms(started), excerpt, None, _retry_after(retry_after, datetime.now(UTC)))

@@ -251,32 +251,33 @@ def _line_totals(amount: Decimal, currency: str) -> dict[str, str]:
 
 def line_view(row: Any, inv: Row[Any]) -> dict[str, Any]:
     """An invoice line in OpenMeter's shape: every top-level line is ``usage_based``, a flat fee too."""
+    kind, key, quantity, managed_by = row.kind, row.key, row.quantity, row.managed_by
     price = row.price
-    if price is None and row.kind in ("custom", "manual"):
-        price = {
-            "type": "flat",
-            "amount": fmt(row.amount / row.quantity if row.quantity else row.amount),
-            "paymentTerm": "in_arrears",
-        }
+    if price is None and kind in ("custom", "manual"):
+        amount = row.amount
+        price = {"type": "flat", "amount": fmt(amount / quantity if quantity else amount), "paymentTerm": "in_arrears"}
+    usage = kind == "usage"
+    feature_key = key if usage else None
+    period = _period(row.period_start, row.period_end)
     out: dict[str, Any] = {
         "id": row.id,
         "name": row.name,
         "description": row.description,
         "metadata": row.metadata or {},
         "type": "usage_based",
-        "kind": row.kind,
-        "managedBy": row.managed_by,
+        "kind": kind,
+        "managedBy": managed_by,
         "status": "valid",
         "currency": inv.currency,
         "invoice": {"id": inv.id, "number": inv.number},
-        "period": _period(row.period_start, row.period_end),
+        "period": period,
         "invoiceAt": iso(row.invoice_at),
         "price": price,
-        "rateCard": {"featureKey": row.key if row.kind == "usage" else None, "price": price},
-        "featureKey": row.key if row.kind == "usage" else None,
-        "quantity": fmt(row.quantity),
-        "includedQuantity": fmt(row.included) if row.kind == "usage" else None,
-        "chargeCode": row.key if row.kind == "custom" else None,
+        "rateCard": {"featureKey": feature_key, "price": price},
+        "featureKey": feature_key,
+        "quantity": fmt(quantity),
+        "includedQuantity": fmt(row.included) if usage else None,
+        "chargeCode": key if kind == "custom" else None,
         "customChargeId": row.custom_charge_id,
         "totals": _line_totals(row.amount, inv.currency),
         "externalIds": {"invoicing": row.external_invoicing_id},
@@ -284,12 +285,13 @@ def line_view(row: Any, inv: Row[Any]) -> dict[str, Any]:
         "createdAt": iso(row.created_at),
         "updatedAt": iso(row.updated_at),
     }
-    if inv.subscription_id and row.managed_by == "subscription":
+    if managed_by == "subscription" and inv.subscription_id:
+        subscription_id = inv.subscription_id
         out["subscription"] = {
-            "subscription": {"id": inv.subscription_id},
-            "phase": {"id": inv.subscription_id},
-            "item": {"id": row.key},
-            "billingPeriod": _period(row.period_start, row.period_end),
+            "subscription": {"id": subscription_id},
+            "phase": {"id": subscription_id},
+            "item": {"id": key},
+            "billingPeriod": dict(period),
         }
     return out
 

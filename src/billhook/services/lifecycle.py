@@ -140,6 +140,7 @@ class Walk:
         self.lines = invoices.stored_lines(uow, inv.id) if lines is None else lines
         self._settled: tuple[str, dict[str, Any]] | None = None  # (the number it shows, the view's settled part)
         self._hold = hold
+        self._facts: Facts | None = None  # as the invoice is now: taken again after each step
 
     def hold(self) -> billable.Hold:
         if self._hold is None:
@@ -147,8 +148,10 @@ class Walk:
         return self._hold
 
     def facts(self) -> Facts:
-        hold = self.hold() if self.inv.extended_status == S.DRAFT_OUTSTANDING else None
-        return facts(self.uow, self.inv, line_count=len(self.lines), hold=hold)
+        if self._facts is None:
+            hold = self.hold() if self.inv.extended_status == S.DRAFT_OUTSTANDING else None
+            self._facts = facts(self.uow, self.inv, line_count=len(self.lines), hold=hold)
+        return self._facts
 
     def view(self) -> dict[str, Any]:
         """The invoice as it is now. What a transition cannot change is rendered once per walk; the
@@ -175,6 +178,7 @@ class Walk:
         self.changes.update(values)
         for key, value in values.items():
             setattr(inv, key, value)
+        self._facts = None
         self.history.append(
             {
                 "id": new_id(),
@@ -197,6 +201,7 @@ class Walk:
         if row.target == S.DRAFT_OUTSTANDING and row.source != S.DRAFT_OUTSTANDING and billable.announces(uow, inv):
             self._write_events()  # the billable hook comes after the invoice's own events
             self._hold = billable.announce(uow, inv, data)  # it made the deliveries the invoice waits for
+            self._facts = None
 
     def advance(self) -> Row[Any]:
         for _ in range(MAX_STEPS):

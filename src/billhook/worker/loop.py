@@ -88,6 +88,8 @@ class Worker:
         self.senders_count = senders
         self.sender = transport.Sender(senders, allow_private=allow_private_webhooks)
         self.committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="billhook-commit")
+        self.recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="billhook-record")
+        self._recording: Future[None] | None = None
 
     # ----------------------------------------------------------------------------- claiming
 
@@ -255,21 +257,27 @@ class Worker:
         INVOICES_ADVANCED.inc(len(rows))
         return len(rows)
 
-    def claim_deliveries(self) -> list[tuple[str, str]]:
+    def claim_deliveries(self) -> Claimed:
         """Up to four rounds of the senders; the lease outlasts four rounds of endpoints that all time out."""
         rounds = 4
         lease = max(self.lease, rounds * timedelta(seconds=transport.TIMEOUT_SECONDS) + timedelta(seconds=30))
         return self._claim(webhook_deliveries, webhook_deliveries.c.next_attempt_at, self.senders_count * rounds, lease)
 
-    def process_deliveries(self, claimed: list[tuple[str, str]]) -> None:
-        """Read what to send, send it outside any transaction (all at once), then record the outcomes
-        (in one transaction; if that fails, one transaction each)."""
+    def process_deliveries(self, claimed: Claimed) -> None:
+        """Send claimed deliveries, then record how it went."""
+        self.record_outcomes(self.send_deliveries(claimed))
+
+    def send_deliveries(self, claimed: Claimed) -> list[tuple[str, transport.Outcome]]:
+        """Read what to send, and send it outside any transaction, all at once."""
         with self.uows(readonly=True) as uow:
             requests = webhooks.prepare(uow, [d_id for d_id, _ in claimed], self.name)
-
         sent = iter(self.sender.send_all([(r.url, r.body, r.headers) for r in requests if r.url is not None]))
         gone = transport.Outcome(None, 0, None, webhooks.ENDPOINT_GONE, None)
-        outcomes = [(r.delivery_id, gone if r.url is None else next(sent)) for r in requests]
+        return [(r.delivery_id, gone if r.url is None else next(sent)) for r in requests]
+
+    def record_outcomes(self, outcomes: list[tuple[str, transport.Outcome]]) -> None:
+        """Record the outcomes and release the invoices they held: in one transaction, or, if that
+        fails, one transaction each."""
         try:
             with self.uows.write() as uow:
                 webhooks.record_many(uow, self._actor, outcomes, owner=self.name)
@@ -299,6 +307,28 @@ class Worker:
         if deliveries:
             self.process_deliveries(deliveries)
         return len(deliveries)
+
+    def deliver_overlapped(self) -> int:
+        """``deliver_once``, but a batch's outcomes are recorded (and the invoices they held released)
+        on the recorder thread while the next batch is claimed and sent: the database records one
+        batch while the endpoints answer the next. One recording at a time, in the batches' order.
+        Nothing waits on the recorder while holding a transaction open (claiming and reading what to
+        send are transactions of their own, ended before the wait), so no wait is hidden from the
+        database."""
+        deliveries = self.claim_deliveries()
+        outcomes = self.send_deliveries(deliveries) if deliveries else []
+        try:
+            self.recorded()
+        finally:  # these are recorded whatever became of the last ones
+            if outcomes:
+                self._recording = self.recorder.submit(self.record_outcomes, outcomes)
+        return len(deliveries)
+
+    def recorded(self) -> None:
+        """Wait for the recording in flight, if any."""
+        recording, self._recording = self._recording, None
+        if recording is not None:
+            recording.result()
 
     def run_once(self) -> int:
         """Claim and process one batch of each kind of work; returns how many rows it handled."""
@@ -341,11 +371,12 @@ class Worker:
         up the closing of periods, and sending overlaps billing's waits on the database."""
         log.info("worker.started", worker=self.name, batch_size=self.batch_size)
         sender = threading.Thread(
-            target=self._loop, args=(stop, self.deliver_once), name="billhook-deliveries", daemon=True
+            target=self._loop, args=(stop, self.deliver_overlapped), name="billhook-deliveries", daemon=True
         )
         sender.start()
         self._loop(stop, self.bill_once)
         sender.join()
+        self.recorded()
         log.info("worker.stopped", worker=self.name)
 
     def _loop(self, stop: threading.Event, once: Callable[[], int]) -> None:
@@ -360,4 +391,5 @@ class Worker:
 
     def close(self) -> None:
         self.committer.shutdown(wait=True)
+        self.recorder.shutdown(wait=True)
         self.sender.close()
