@@ -3,7 +3,9 @@ kind of answer (or of none), and that it sends a batch's requests at once."""
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -171,3 +173,48 @@ def test_a_closed_sender_starts_again_when_asked_to_send(sender: Sender) -> None
         assert sender.send_all([(f"{base}/two", "{}", {})])[0].succeeded
     assert [p for p, _, _ in got] == ["/one", "/two"]
     assert sender.send_all([]) == []
+
+
+def test_an_endpoint_answering_garbage_fails_alone_not_its_batch(sender: Sender) -> None:
+    """One endpoint answers bytes that are not HTTP and hangs up: its request fails with an error, and
+    the request sent beside it to a sound endpoint still succeeds."""
+    garbage = socket.socket()
+    garbage.bind(("127.0.0.1", 0))
+    garbage.listen()
+
+    def answer_garbage() -> None:
+        conn, _ = garbage.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"\x00\x01 not http at all\r\n\r\n")
+
+    thread = threading.Thread(target=answer_garbage, daemon=True)
+    thread.start()
+    try:
+        with server(lambda h, body: (200, {}, b"ok")) as (base, _):
+            bad, good = sender.send_all(
+                [(f"http://127.0.0.1:{garbage.getsockname()[1]}/hook", "{}", {}), (f"{base}/hook", "{}", {})]
+            )
+    finally:
+        thread.join(timeout=10)
+        garbage.close()
+    assert bad.status_code is None and bad.error and not bad.succeeded
+    assert good.succeeded and good.excerpt == "ok"
+
+
+def test_a_request_waiting_for_its_turn_does_not_time_out_meanwhile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One request at a time, each answered after 0.6 s, with a timeout of 1 s: the third waits 1.2 s
+    for its turn, and still has its whole second once sent."""
+    monkeypatch.setattr(transport, "TIMEOUT_SECONDS", 1.0)
+
+    def slow(h: BaseHTTPRequestHandler, body: bytes) -> Answer:
+        time.sleep(0.6)
+        return 200, {}, b"ok"
+
+    s = Sender(1, allow_private=True)
+    try:
+        with server(slow) as (base, _):
+            outcomes = s.send_all([(f"{base}/{i}", "{}", {}) for i in range(3)])
+    finally:
+        s.close()
+    assert [(o.status_code, o.error) for o in outcomes] == [(200, None)] * 3

@@ -1,4 +1,4 @@
-"""Sending one webhook request, and the retry schedule. Never called inside a database transaction."""
+"""Sending webhook requests, and the retry schedule. Never called inside a database transaction."""
 
 from __future__ import annotations
 
@@ -101,6 +101,7 @@ class Sender:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._slots: asyncio.Semaphore | None = None
         self._lock = threading.Lock()
 
     def send_all(self, requests: Sequence[tuple[str, str, dict[str, str]]]) -> list[Outcome]:
@@ -131,8 +132,11 @@ class Sender:
             return self._loop
 
     async def _open_session(self) -> None:
+        # The semaphore, not the connector, keeps to ``concurrency``: a request's timeout then starts
+        # when it is sent, not while it waits for a connection behind endpoints that are slow to answer.
+        self._slots = asyncio.Semaphore(self.concurrency)
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self.concurrency),
+            connector=aiohttp.TCPConnector(limit=0, limit_per_host=0),
             timeout=aiohttp.ClientTimeout(total=TIMEOUT_SECONDS),
             headers={"user-agent": USER_AGENT},
         )
@@ -143,17 +147,26 @@ class Sender:
             self._session = None
 
     async def _send_all(self, requests: Sequence[tuple[str, str, dict[str, str]]]) -> list[Outcome]:
-        return list(await asyncio.gather(*(self._send(*r) for r in requests)))
+        sent = await asyncio.gather(*(self._send(*r) for r in requests), return_exceptions=True)
+        # what no except clause of ``_send`` foresaw fails that request alone, not its batch
+        return [
+            o if isinstance(o, Outcome) else Outcome(None, 0, None, f"{type(o).__name__}: {o}"[:EXCERPT], None)
+            for o in sent
+        ]
 
     async def _send(self, url: str, body: str, headers: dict[str, str]) -> Outcome:
-        assert self._session is not None
+        assert self._session is not None and self._slots is not None
+        async with self._slots:
+            return await self._post(self._session, url, body, headers)
+
+    async def _post(self, session: aiohttp.ClientSession, url: str, body: str, headers: dict[str, str]) -> Outcome:
         started = time.monotonic()
         try:
             if self.allow_private:
                 check_url(url, allow_private=True)
             else:  # it may look the host up: not on the loop's thread
                 await asyncio.to_thread(check_url, url, allow_private=False)
-            async with self._session.post(url, data=body.encode(), headers=headers, allow_redirects=False) as response:
+            async with session.post(url, data=body.encode(), headers=headers, allow_redirects=False) as response:
                 excerpt = await _excerpt(response)
                 status, retry_after = response.status, response.headers.get("retry-after")
         except UnsafeURL as exc:

@@ -84,8 +84,6 @@ class Worker:
         self.chunk_size = chunk_size
         self.lease = lease
         self.poll_interval = poll_interval
-        self.allow_private_webhooks = allow_private_webhooks
-        self.senders_count = senders
         self.sender = transport.Sender(senders, allow_private=allow_private_webhooks)
         self.committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="billhook-commit")
         self.recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="billhook-record")
@@ -258,10 +256,12 @@ class Worker:
         return len(rows)
 
     def claim_deliveries(self) -> Claimed:
-        """Up to four rounds of the senders; the lease outlasts four rounds of endpoints that all time out."""
+        """Four rounds of the requests in flight at once; the lease outlasts four rounds of endpoints
+        that all time out."""
         rounds = 4
         lease = max(self.lease, rounds * timedelta(seconds=transport.TIMEOUT_SECONDS) + timedelta(seconds=30))
-        return self._claim(webhook_deliveries, webhook_deliveries.c.next_attempt_at, self.senders_count * rounds, lease)
+        limit = self.sender.concurrency * rounds
+        return self._claim(webhook_deliveries, webhook_deliveries.c.next_attempt_at, limit, lease)
 
     def process_deliveries(self, claimed: Claimed) -> None:
         """Send claimed deliveries, then record how it went."""
