@@ -78,11 +78,12 @@ class Fleet:
         return str(usage + BASE)
 
 
-def fleet(database_url: str, n: int) -> Fleet:
+def fleet(database_url: str, n: int, *, clock_start: datetime = FLEET_CLOCK_START) -> Fleet:
     """``n`` customers, each with one subscription starting at FLEET_START and a metered quantity set;
     then the test clock moves past the first period end without processing anything (the clock is only
-    a row: nothing runs until a worker looks)."""
-    rt = Runtime.start(Settings(database_url=database_url, test_clock=True, test_clock_start=FLEET_CLOCK_START))
+    a row: nothing runs until a worker looks). With ``clock_start`` at FLEET_START the subscriptions
+    are opened as they are made, so that the worker only closes their first periods."""
+    rt = Runtime.start(Settings(database_url=database_url, test_clock=True, test_clock_start=clock_start))
     actor = Actor("default", "e2e-setup")
     result = Fleet(rt)
     with rt.uows.write() as uow:

@@ -9,18 +9,21 @@ buffered events had to be written before that, the numbers are taken then: no pl
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from billhook.events import transport
 from billhook.events.catalog import BILLABLE
 from billhook.ids import new_id
 from billhook.services import numbering, profiles, webhooks
 from billhook.services.common import Actor
+from billhook.store import buffer, bulk
+from billhook.store.bulk import insert_rows
 from billhook.store.schema import events, invoices, webhook_deliveries
 from billhook.worker.loop import Worker
-from tests.e2e.support import check_fleet, fleet
+from tests.e2e.support import FLEET_START, check_fleet, fleet
 
 N = 12
 
@@ -108,3 +111,46 @@ def test_billable_deliveries_recorded_together_release_their_invoices_in_one_tra
     assert all(shown[i] == numbers[i] and numbers[i].startswith("INV-") for i in shown), shown
     assert numbering.DEFERRED not in everything
     assert "one_by_one" not in capsys.readouterr().out  # the chunk was not refused and redone row by row
+
+
+def test_a_chunk_writes_what_needs_no_number_before_it_takes_the_numbers(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sequence stays locked from the moment the numbers are taken until the commit: only the
+    invoices' updates, and the events that show a number, are sent in that time. Lines, history,
+    the next gathering invoices and the events of the steps before the invoice was issued go first."""
+    f = fleet(db_url, N, clock_start=FLEET_START)  # opened already: the chunk renews them, as on billing day
+    worker = Worker(f.runtime.uows, batch_size=N, chunk_size=N)
+    sent: list[tuple[int, str]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        sent.append((id(conn), " ".join(statement.split()[:3])))
+
+    def copy(conn: Any, table: Any, rows: list[dict[str, Any]]) -> None:  # COPY goes past SQLAlchemy's events
+        if conn.dialect.name == "postgresql" and len(rows) >= bulk.COPY_FROM:
+            sent.append((id(conn), f'COPY "{table.name}"'))
+        insert_rows(conn, table, rows)
+
+    event.listen(f.runtime.engine, "before_cursor_execute", record)
+    monkeypatch.setattr(buffer, "insert_rows", copy)
+    try:
+        assert worker.bill_once() == N  # one chunk: the whole batch
+        check_fleet(f)
+    finally:
+        event.remove(f.runtime.engine, "before_cursor_execute", record)
+        worker.close()
+        f.runtime.close()
+
+    def writes(table: str) -> list[int]:
+        return [i for i, s in enumerate(statements) if s.startswith((f"INSERT INTO {table}", f'COPY "{table}"'))]
+
+    [chunk] = {conn for conn, s in sent if "number_sequences" in s}  # the connection that took the numbers
+    statements = [s for conn, s in sent if conn == chunk]
+    lock = next(i for i, s in enumerate(statements) if "number_sequences" in s)
+    assert writes("invoice_lines") and max(writes("invoice_lines")) < lock, statements
+    assert writes("invoice_transitions") and max(writes("invoice_transitions")) < lock, statements
+    assert writes("invoices") and max(writes("invoices")) < lock, statements  # the next gathering invoices
+    before, after = [i for i in writes("events") if i < lock], [i for i in writes("events") if i > lock]
+    assert before and after, statements  # the drafts' events first, the issued invoices' after the numbers
+    updates = [i for i, s in enumerate(statements) if s.startswith("UPDATE invoices")]
+    assert updates and min(updates) > lock, statements

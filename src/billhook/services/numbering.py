@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 
 from billhook.ids import new_id
-from billhook.store.schema import billing_profiles, events, invoices, number_sequences
+from billhook.store.schema import billing_profiles, events, invoices, number_sequences, webhook_deliveries
 from billhook.store.sql import insert_ignore
 from billhook.store.uow import UnitOfWork
 
@@ -45,20 +45,53 @@ def defer(uow: UnitOfWork) -> None:
 
     A number locks its sequence until the transaction ends; taken at the commit, the lock lasts a
     moment instead of the whole transaction, so two workers issuing at once do not wait for each other.
+    The buffered writes that need no number are sent before it is taken (``_write_what_needs_no_number``):
+    the lock then covers only the invoices' updates, the events that show a number, and the commit.
     Until then an issued invoice carries a placeholder, in its row and in the events buffered for it;
     the commit replaces both. Should the buffered events have to be written before that (something in
     the transaction reads them), the numbers are taken then, and the ones after them at once, as
     without deferring: no placeholder is ever written into an event.
     """
     uow.memo[_PENDING] = []
+    uow.before_commit(lambda: _write_what_needs_no_number(uow))
     uow.before_commit(lambda: _resolve(uow))
     uow.buffer.before_flush(lambda: _before_events_are_written(uow))
 
 
+def _placeholders(uow: UnitOfWork) -> set[str]:
+    return {placeholder for *_, placeholder in uow.memo.get(_PENDING) or ()}  # type: ignore[attr-defined]
+
+
 def _before_events_are_written(uow: UnitOfWork) -> None:
     # rows of invoices may go with a placeholder (``_resolve`` renumbers them); events may not
-    if uow.memo.get(_PENDING) and uow.buffer.pending(events):
+    placeholders = _placeholders(uow)
+    if placeholders and any(_mentions(row["data"], placeholders) for row in uow.buffer.pending(events)):
         _resolve(uow)
+
+
+def _write_what_needs_no_number(uow: UnitOfWork) -> None:
+    """Before the numbers are taken, send every buffered write that does not wait for them: the lock
+    on the sequence is then held while the rest is sent (the invoices' updates, the events that show
+    a number, their deliveries) and the commit, not while the whole transaction's rows are."""
+    placeholders = _placeholders(uow)
+    if not placeholders:
+        return
+    waiting = {row["id"] for row in uow.buffer.pending(events) if _mentions(row["data"], placeholders)}
+
+    def held(table: Any, row: dict[str, Any]) -> bool:
+        if table is events:
+            return row["id"] in waiting
+        return table is webhook_deliveries and row["event_id"] in waiting
+
+    uow.buffer.flush_all_but(held, {invoices.name})
+
+
+def _mentions(view: Any, placeholders: set[str]) -> bool:
+    """Whether an event's data shows one of the placeholders (as the invoice's number, or as that of
+    the invoice it carries under ``invoice``)."""
+    if not isinstance(view, dict):
+        return False
+    return view.get("number") in placeholders or _mentions(view.get("invoice"), placeholders)
 
 
 def _resolve(uow: UnitOfWork) -> None:

@@ -78,6 +78,22 @@ class WriteBuffer:
         """The parameters of the updates buffered for ``table`` (to be amended before they are sent)."""
         return [p for (stmt, _), group in self.updates.items() if stmt.table is table for p in group.params]
 
+    def flush_all_but(self, held: Callable[[Table, dict[str, Any]], bool], held_updates: set[str]) -> None:
+        """Send what is buffered except the rows ``held(table, row)`` picks and the updates of the
+        tables named in ``held_updates``: those stay buffered, in their order, for the next flush."""
+        kept: dict[Table, list[dict[str, Any]]] = {}
+        for table in list(self.rows):
+            rows = self.rows.pop(table)
+            for row in rows:
+                (kept if held(table, row) else self.rows).setdefault(table, []).append(row)
+        kept_updates = {key: self.updates.pop(key) for key in list(self.updates) if _name(key[0]) in held_updates}
+        kept_updated = {row: group for row, group in self._updated.items() if row[0] in held_updates}
+        self.flush()
+        for table, rows in kept.items():
+            self.rows.setdefault(table, []).extend(rows)
+        self.updates.update(kept_updates)
+        self._updated.update(kept_updated)
+
     def tables(self) -> set[str]:
         return {t.name for t in self.rows} | {_name(stmt) for stmt, _ in self.updates}
 
