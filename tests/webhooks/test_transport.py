@@ -56,6 +56,19 @@ def server(answer: Callable[[BaseHTTPRequestHandler, bytes], Answer]) -> Iterato
         httpd.server_close()
 
 
+def send_through(
+    concurrency: int, answer: Callable[[BaseHTTPRequestHandler, bytes], Answer], paths: list[str]
+) -> list[Any]:
+    """A sender of its own, ``concurrency`` at a time, posting ``{}`` to each path of a server that
+    answers with ``answer``; the outcomes."""
+    s = Sender(concurrency, allow_private=True)
+    try:
+        with server(answer) as (base, _):
+            return s.send_all([(f"{base}/{p}", "{}", {}) for p in paths])
+    finally:
+        s.close()
+
+
 @pytest.fixture
 def sender() -> Iterator[Sender]:
     s = Sender(8, allow_private=True)
@@ -122,13 +135,10 @@ def test_an_endpoint_slower_than_the_timeout_times_out(monkeypatch: pytest.Monke
         release.wait(10)
         return 200, {}, b"too late"
 
-    s = Sender(2, allow_private=True)
     try:
-        with server(slow) as (base, _):
-            [outcome] = s.send_all([(f"{base}/hook", "{}", {})])
-            release.set()
+        [outcome] = send_through(2, slow, ["hook"])
     finally:
-        s.close()
+        release.set()
     assert outcome.status_code is None and outcome.error == "timeout after 1 s"
     assert outcome.latency_ms >= 1000
 
@@ -157,12 +167,7 @@ def test_a_batch_is_sent_at_once_up_to_the_concurrency() -> None:
             return 500, {}, b"alone"
         return 200, {}, b"together"
 
-    s = Sender(4, allow_private=True)
-    try:
-        with server(together) as (base, _):
-            outcomes = s.send_all([(f"{base}/{i}", "{}", {}) for i in range(4)])
-    finally:
-        s.close()
+    outcomes = send_through(4, together, ["a", "b", "c", "d"])
     assert [o.status_code for o in outcomes] == [200] * 4
 
 
@@ -211,10 +216,5 @@ def test_a_request_waiting_for_its_turn_does_not_time_out_meanwhile(monkeypatch:
         time.sleep(0.6)
         return 200, {}, b"ok"
 
-    s = Sender(1, allow_private=True)
-    try:
-        with server(slow) as (base, _):
-            outcomes = s.send_all([(f"{base}/{i}", "{}", {}) for i in range(3)])
-    finally:
-        s.close()
+    outcomes = send_through(1, slow, ["a", "b", "c"])
     assert [(o.status_code, o.error) for o in outcomes] == [(200, None)] * 3
