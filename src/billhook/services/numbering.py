@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 
 from billhook.ids import new_id
+from billhook.store.buffer import Held
 from billhook.store.schema import billing_profiles, events, invoices, number_sequences, webhook_deliveries
 from billhook.store.sql import insert_ignore
 from billhook.store.uow import UnitOfWork
@@ -38,6 +39,7 @@ def _scoped_prefix(uow: UnitOfWork, namespace: str, scope: str, prefix: str) -> 
 
 DEFERRED = "NUMBERING-"  # + a ULID: where a deferred number stands until the commit gives the real one
 _PENDING = "deferred_numbers"
+_RESOLVING = "deferred_numbers_being_taken"
 
 
 def defer(uow: UnitOfWork) -> None:
@@ -48,18 +50,22 @@ def defer(uow: UnitOfWork) -> None:
     The buffered writes that need no number are sent before it is taken (``_write_what_needs_no_number``):
     the lock then covers only the invoices' updates, the events that show a number, and the commit.
     Until then an issued invoice carries a placeholder, in its row and in the events buffered for it;
-    the commit replaces both. Should the buffered events have to be written before that (something in
-    the transaction reads them), the numbers are taken then, and the ones after them at once, as
-    without deferring: no placeholder is ever written into an event.
+    the commit replaces both. Events that show a placeholder stay buffered when the transaction reads
+    other tables (which sends the buffer); should something read the events themselves, the numbers
+    are taken then, and the ones after them at once, as without deferring: no placeholder is ever
+    written into an event.
     """
     uow.memo[_PENDING] = []
     uow.before_commit(lambda: _write_what_needs_no_number(uow))
     uow.before_commit(lambda: _resolve(uow))
+    uow.buffer.hold_back({events.name, webhook_deliveries.name}, lambda: _waiting_for_numbers(uow))
     uow.buffer.before_flush(lambda: _before_events_are_written(uow))
 
 
 def _placeholders(uow: UnitOfWork) -> set[str]:
-    return {placeholder for *_, placeholder in uow.memo.get(_PENDING) or ()}  # type: ignore[attr-defined]
+    """The placeholders the buffered events may still show."""
+    resolving: set[str] = uow.memo.get(_RESOLVING) or set()  # type: ignore[assignment]
+    return resolving | {placeholder for *_, placeholder in uow.memo.get(_PENDING) or ()}  # type: ignore[attr-defined]
 
 
 def _before_events_are_written(uow: UnitOfWork) -> None:
@@ -69,13 +75,12 @@ def _before_events_are_written(uow: UnitOfWork) -> None:
         _resolve(uow)
 
 
-def _write_what_needs_no_number(uow: UnitOfWork) -> None:
-    """Before the numbers are taken, send every buffered write that does not wait for them: the lock
-    on the sequence is then held while the rest is sent (the invoices' updates, the events that show
-    a number, their deliveries) and the commit, not while the whole transaction's rows are."""
+def _waiting_for_numbers(uow: UnitOfWork) -> Held | None:
+    """What waits for the numbers: the buffered events that show a placeholder, and their deliveries
+    (None while no number is pending)."""
     placeholders = _placeholders(uow)
     if not placeholders:
-        return
+        return None
     waiting = {row["id"] for row in uow.buffer.pending(events) if _mentions(row["data"], placeholders)}
 
     def held(table: Any, row: dict[str, Any]) -> bool:
@@ -83,7 +88,16 @@ def _write_what_needs_no_number(uow: UnitOfWork) -> None:
             return row["id"] in waiting
         return table is webhook_deliveries and row["event_id"] in waiting
 
-    uow.buffer.flush_all_but(held, {invoices.name})
+    return held
+
+
+def _write_what_needs_no_number(uow: UnitOfWork) -> None:
+    """Before the numbers are taken, send every buffered write that does not wait for them: the lock
+    on the sequence is then held while the rest is sent (the invoices' updates, the events that show
+    a number, their deliveries) and the commit, not while the whole transaction's rows are."""
+    held = _waiting_for_numbers(uow)
+    if held is not None:
+        uow.buffer.flush_all_but(held, {invoices.name})
 
 
 def _mentions(view: Any, placeholders: set[str]) -> bool:
@@ -98,21 +112,24 @@ def _resolve(uow: UnitOfWork) -> None:
     pending: list[tuple[str, str, str, str]] = uow.memo.pop(_PENDING, None) or []  # type: ignore[assignment]
     if not pending:
         return
+    # Until the buffered events are amended, what the statements below send of the buffer keeps them.
+    uow.memo[_RESOLVING] = {placeholder for *_, placeholder in pending}
     final = {placeholder: next_number(uow, ns, scope, prefix) for ns, scope, prefix, placeholder in pending}
     left = dict.fromkeys(final)
     for params in uow.buffer.pending_updates(invoices):  # not sent yet (write-behind): amend them
         if params.get("number") in final:
             left.pop(params["number"], None)
             params["number"] = final[params["number"]]
+    seen: set[int] = set()  # an invoice's events share their rendered lines: each is amended once
+    for row in uow.buffer.pending(events):
+        _renumber(row["data"], final, seen)
+    del uow.memo[_RESOLVING]
     sent = [(ns, placeholder) for ns, _, _, placeholder in pending if placeholder in left]
-    if sent:
+    if sent:  # rows sent with their placeholder (something read the invoices before the commit)
         uow.conn.execute(
             update(invoices).where(invoices.c.namespace == bindparam("_ns"), invoices.c.number == bindparam("_old")),
             [{"_ns": ns, "_old": placeholder, "number": final[placeholder]} for ns, placeholder in sent],
         )
-    seen: set[int] = set()  # an invoice's events share their rendered lines: each is amended once
-    for row in uow.buffer.pending(events):
-        _renumber(row["data"], final, seen)
 
 
 def _renumber(view: Any, final: dict[str, str], seen: set[int]) -> None:

@@ -34,6 +34,7 @@ from billhook.store.schema import metadata
 
 _ORDER = metadata.sorted_tables  # a row's parents before it
 _KEY = "billhook_buffer"
+Held = Callable[[Table, dict[str, Any]], bool]  # picks the buffered rows to keep for now
 
 
 @dataclass
@@ -50,12 +51,19 @@ class WriteBuffer:
         self._updated: dict[tuple[str, Any], tuple[Update, frozenset[str]]] = {}  # (table, row id): its group
         self._flushing = False
         self._before_flush: list[Callable[[], None]] = []
+        self._held_back: tuple[set[str], Callable[[], Held | None]] | None = None
         conn.info[_KEY] = self
 
     def before_flush(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` before buffered writes are sent (to amend them, or refuse by raising); what it
         sends itself goes before them."""
         self._before_flush.append(fn)
+
+    def hold_back(self, tables: set[str], held: Callable[[], Held | None]) -> None:
+        """When a statement that touches none of ``tables`` makes the buffer send itself, the rows that
+        ``held()`` picks (if it picks any) stay buffered: they go with a later flush, at the latest
+        at the commit."""
+        self._held_back = (tables, held)
 
     def add(self, table: Table, rows: list[dict[str, Any]]) -> None:
         if rows:
@@ -78,7 +86,17 @@ class WriteBuffer:
         """The parameters of the updates buffered for ``table`` (to be amended before they are sent)."""
         return [p for (stmt, _), group in self.updates.items() if stmt.table is table for p in group.params]
 
-    def flush_all_but(self, held: Callable[[Table, dict[str, Any]], bool], held_updates: set[str]) -> None:
+    def flush_for(self, touched: set[str] | None) -> None:
+        """Send what a statement touching ``touched`` (None: any table) needs sent first: everything,
+        but what ``hold_back`` keeps when the statement touches none of its tables."""
+        if self._held_back is not None and touched is not None and not touched & self._held_back[0]:
+            held = self._held_back[1]()
+            if held is not None:
+                self.flush_all_but(held, set())
+                return
+        self.flush()
+
+    def flush_all_but(self, held: Held, held_updates: set[str]) -> None:
         """Send what is buffered except the rows ``held(table, row)`` picks and the updates of the
         tables named in ``held_updates``: those stay buffered, in their order, for the next flush."""
         kept: dict[Table, list[dict[str, Any]]] = {}
@@ -126,11 +144,12 @@ def _name(statement: UpdateBase) -> str:
     return str(getattr(statement.table, "name", ""))
 
 
-def _touches(statement: ClauseElement, names: set[str]) -> bool:
+def _touched(statement: ClauseElement) -> set[str] | None:
+    """The names of the tables a statement reads or writes; None when that cannot be told (text)."""
     if isinstance(statement, UpdateBase):
-        return _name(statement) in names
+        return {_name(statement)}
     tables = find_tables(statement, include_joins=True, include_selects=True, include_crud=True)
-    return not tables or any(getattr(t, "name", None) in names for t in tables)  # no tables: text()
+    return {str(t.name) for t in tables if getattr(t, "name", None)} if tables else None
 
 
 def install(engine: Engine) -> None:
@@ -142,11 +161,10 @@ def install(engine: Engine) -> None:
 
 def _before_execute(conn: Connection, statement: Any, *_: Any) -> None:
     buffer: WriteBuffer | None = conn.info.get(_KEY)
-    if (
-        buffer is not None
-        and not buffer._flushing
-        and (buffer.rows or buffer.updates)
-        and isinstance(statement, ClauseElement)
-        and _touches(statement, buffer.tables())
-    ):
-        buffer.flush()
+    if buffer is None or buffer._flushing or not (buffer.rows or buffer.updates):
+        return
+    if not isinstance(statement, ClauseElement):
+        return
+    touched = _touched(statement)
+    if touched is None or touched & buffer.tables():
+        buffer.flush_for(touched)
