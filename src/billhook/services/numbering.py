@@ -39,7 +39,6 @@ def _scoped_prefix(uow: UnitOfWork, namespace: str, scope: str, prefix: str) -> 
 
 DEFERRED = "NUMBERING-"  # + a ULID: where a deferred number stands until the commit gives the real one
 _PENDING = "deferred_numbers"
-_RESOLVING = "deferred_numbers_being_taken"
 
 
 def defer(uow: UnitOfWork) -> None:
@@ -64,8 +63,7 @@ def defer(uow: UnitOfWork) -> None:
 
 def _placeholders(uow: UnitOfWork) -> set[str]:
     """The placeholders the buffered events may still show."""
-    resolving: set[str] = uow.memo.get(_RESOLVING) or set()  # type: ignore[assignment]
-    return resolving | {placeholder for *_, placeholder in uow.memo.get(_PENDING) or ()}  # type: ignore[attr-defined]
+    return {placeholder for *_, placeholder in uow.memo.get(_PENDING) or ()}  # type: ignore[attr-defined]
 
 
 def _before_events_are_written(uow: UnitOfWork) -> None:
@@ -112,8 +110,8 @@ def _resolve(uow: UnitOfWork) -> None:
     pending: list[tuple[str, str, str, str]] = uow.memo.pop(_PENDING, None) or []  # type: ignore[assignment]
     if not pending:
         return
-    # Until the buffered events are amended, what the statements below send of the buffer keeps them.
-    uow.memo[_RESOLVING] = {placeholder for *_, placeholder in pending}
+    # Taking the numbers touches no buffered table; the buffered events are amended before the UPDATE
+    # below, whose table is buffered, sends the buffer (nothing would hold them back any more).
     final = {placeholder: next_number(uow, ns, scope, prefix) for ns, scope, prefix, placeholder in pending}
     left = dict.fromkeys(final)
     for params in uow.buffer.pending_updates(invoices):  # not sent yet (write-behind): amend them
@@ -123,7 +121,6 @@ def _resolve(uow: UnitOfWork) -> None:
     seen: set[int] = set()  # an invoice's events share their rendered lines: each is amended once
     for row in uow.buffer.pending(events):
         _renumber(row["data"], final, seen)
-    del uow.memo[_RESOLVING]
     sent = [(ns, placeholder) for ns, _, _, placeholder in pending if placeholder in left]
     if sent:  # rows sent with their placeholder (something read the invoices before the commit)
         uow.conn.execute(
