@@ -323,7 +323,7 @@ def main() -> None:
             rows,
         )
     )
-    print(f"\n{time.strftime('%Y-%m-%d')}, {common.code_version()}")
+    print(f"\n{common.provenance()}")
     if failed:
         sys.exit(1)
 

@@ -469,7 +469,7 @@ def main() -> None:
                         }
                         f.write(json.dumps(data) + "\n")
     print(report(results))
-    print(f"\n{datetime.now(UTC):%Y-%m-%d}, {common.code_version()}")
+    print(f"\n{common.provenance()}")
     failed = [r for r in results if r.failures]
     if failed:
         for r in failed:
