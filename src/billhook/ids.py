@@ -6,7 +6,7 @@ import os
 import threading
 import time
 
-from ulid import base32
+from ulid_transform import bytes_to_ulid
 
 _lock = threading.Lock()
 _last = 0
@@ -23,4 +23,4 @@ def new_id() -> str:
         else:
             _last += 1
         value = _last
-    return base32.encode(value.to_bytes(16, "big"))
+    return bytes_to_ulid(value.to_bytes(16, "big"))  # Crockford base32, in C: a worker makes ~27 per invoice
