@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache, lru_cache
 
 from dateutil.relativedelta import relativedelta
 
@@ -49,15 +50,7 @@ class Duration:
         return cls(**parts)
 
     def times(self, n: int) -> relativedelta:
-        return relativedelta(
-            years=self.years * n,
-            months=self.months * n,
-            weeks=self.weeks * n,
-            days=self.days * n,
-            hours=self.hours * n,
-            minutes=self.minutes * n,
-            seconds=self.seconds * n,
-        )
+        return _times(self, n)
 
     def after(self, start: datetime) -> datetime:
         return start + self.times(1)
@@ -73,6 +66,21 @@ class Duration:
         if not date and not time:
             return "P0D"
         return "P" + date + ("T" + time if time else "")
+
+
+@lru_cache(maxsize=4096)
+def _times(duration: Duration, n: int) -> relativedelta:
+    """``n`` times a duration, made once: a relativedelta takes longer to make than to add, and a worker
+    adds the same few (its cadences times the period numbers of the day, its profiles' terms) all day."""
+    return relativedelta(
+        years=duration.years * n,
+        months=duration.months * n,
+        weeks=duration.weeks * n,
+        days=duration.days * n,
+        hours=duration.hours * n,
+        minutes=duration.minutes * n,
+        seconds=duration.seconds * n,
+    )
 
 
 @dataclass(frozen=True)
@@ -103,16 +111,35 @@ def boundary(anchor: datetime, cadence: Duration, n: int) -> datetime:
 
 def index_at(anchor: datetime, cadence: Duration, moment: datetime) -> int:
     """The ``n`` with ``boundary(n) <= moment < boundary(n + 1)``."""
-    # Estimate from the average length of a cadence, then correct: exact and fast.
-    approx = boundary(anchor, cadence, 1) - anchor
-    n = int((moment - anchor) / approx) if approx else 0
-    while boundary(anchor, cadence, n) > moment:
-        n -= 1
-    while boundary(anchor, cadence, n + 1) <= moment:
-        n += 1
-    return n
+    return _locate(anchor, cadence, moment)[0]
 
 
 def period_containing(anchor: datetime, cadence: Duration, moment: datetime) -> Period:
-    n = index_at(anchor, cadence, moment)
-    return Period(boundary(anchor, cadence, n), boundary(anchor, cadence, n + 1))
+    _, start, end = _locate(anchor, cadence, moment)
+    return Period(start, end)
+
+
+def _locate(anchor: datetime, cadence: Duration, moment: datetime) -> tuple[int, datetime, datetime]:
+    """``n`` and the boundaries around ``moment``: estimated from the cadence's average length, then
+    corrected; each boundary is worked out once (the worker does this for every period it closes)."""
+    average = _average_length(cadence)
+    n = int((moment - anchor) / average) if average else 0
+    start, end = boundary(anchor, cadence, n), boundary(anchor, cadence, n + 1)
+    while start > moment:
+        n -= 1
+        start, end = boundary(anchor, cadence, n), start
+    while end <= moment:
+        n += 1
+        start, end = end, boundary(anchor, cadence, n + 1)
+    return n, start, end
+
+
+@cache
+def _average_length(cadence: Duration) -> timedelta:
+    """A cadence's length on average over the Gregorian calendar's 400 years (only ever an estimate)."""
+    return timedelta(
+        days=(cadence.years * 12 + cadence.months) * 146_097 / 4_800 + cadence.weeks * 7 + cadence.days,
+        hours=cadence.hours,
+        minutes=cadence.minutes,
+        seconds=cadence.seconds,
+    )

@@ -19,7 +19,7 @@ from sqlalchemy import Row, bindparam, select, update
 from billhook.domain.catalog import CustomCharge, PlanRules
 from billhook.domain.invoicing import LineDraft, advance_lines, arrears_lines, totals
 from billhook.domain.lifecycle import S, T
-from billhook.domain.periods import Period, boundary, index_at, period_containing
+from billhook.domain.periods import Period, period_containing
 from billhook.events import outbox
 from billhook.services import billable, invoices, lifecycle, plans, profiles
 from billhook.services.common import Actor
@@ -103,10 +103,6 @@ def _take(uow: UnitOfWork, key: tuple[Any, ...]) -> Any:
 def full_period(sub: Row[Any], rules: PlanRules, start: datetime) -> Period:
     """The whole cadence-aligned period that ``start`` falls in (for proration)."""
     return period_containing(sub.billing_anchor, rules.cadence, start)
-
-
-def next_boundary(sub: Row[Any], rules: PlanRules, after: datetime) -> datetime:
-    return boundary(sub.billing_anchor, rules.cadence, index_at(sub.billing_anchor, rules.cadence, after) + 1)
 
 
 def in_trial(sub: Row[Any], period_end: datetime) -> bool:
@@ -211,10 +207,12 @@ def close_period(uow: UnitOfWork, actor: Actor, sub: Row[Any], *, at: datetime |
         uow.conn.execute(update(invoices_t).where(invoices_t.c.id == inv.id).values(period_end=end))
         inv = invoices.load(uow, inv.id)
     ending = at is not None or (sub.cancel_at is not None and sub.cancel_at <= end)
-    next_period = None if ending else Period(end, next_boundary(sub, rules, end))
     lines = arrears_for(uow, sub, rules, inv)
-    if next_period is not None:
-        lines += advance_lines(rules, next_period, full_period(sub, rules, next_period.start))
+    next_period = None
+    if not ending:
+        following = full_period(sub, rules, end)  # the whole period after this one (``end`` is its start)
+        next_period = Period(end, following.end)
+        lines += advance_lines(rules, next_period, following)
     totals, written = invoices.replace_lines(uow, inv, lines)
     # the workflow is snapshotted as the invoice leaves gathering: later profile changes don't touch it
     snapshot = invoices.snapshot(uow, inv.namespace, inv.customer_id)

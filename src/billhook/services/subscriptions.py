@@ -8,7 +8,7 @@ from typing import Any, Literal
 from sqlalchemy import Row, bindparam, delete, insert, select, update
 
 from billhook.domain.lifecycle import T
-from billhook.domain.periods import Period, boundary, index_at
+from billhook.domain.periods import Period, period_containing
 from billhook.errors import Conflict, InvalidInput, NotFound
 from billhook.ids import new_id
 from billhook.services import billing, customers, invoices, lifecycle, plans
@@ -78,7 +78,7 @@ def create(uow: UnitOfWork, actor: Actor, data: dict[str, Any]) -> dict[str, Any
     trial_end = rules.trial.after(start) if rules.trial is not None else None
     paid_start = trial_end or start
     anchor = utc_field(data["billingAnchor"], "billingAnchor") if data.get("billingAnchor") else paid_start
-    first_end = boundary(anchor, rules.cadence, index_at(anchor, rules.cadence, paid_start) + 1)
+    first_end = period_containing(anchor, rules.cadence, paid_start).end
     period = Period(start, trial_end) if trial_end is not None else Period(paid_start, first_end)
     sub_id = new_id()
     uow.conn.execute(
