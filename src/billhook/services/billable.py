@@ -18,6 +18,7 @@ from billhook.events import outbox
 from billhook.events.catalog import BILLABLE
 from billhook.services import workflow
 from billhook.store.schema import customers, subscriptions, webhook_deliveries
+from billhook.store.sql import among
 from billhook.store.uow import UnitOfWork
 
 FAILED_ISSUE = "billable_hook_failed"
@@ -74,7 +75,7 @@ def prefetch(uow: UnitOfWork, invoice_ids: list[str]) -> None:
     found: dict[str, list[Any]] = {i: [] for i in invoice_ids}
     if invoice_ids:
         q = select(webhook_deliveries.c.subject_id, *_DELIVERY).where(
-            webhook_deliveries.c.subject_id.in_(invoice_ids), webhook_deliveries.c.event_type == BILLABLE
+            among(uow.conn, webhook_deliveries.c.subject_id, invoice_ids), webhook_deliveries.c.event_type == BILLABLE
         )
         for r in uow.conn.execute(q):
             found[r.subject_id].append(r)

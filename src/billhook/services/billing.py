@@ -26,6 +26,7 @@ from billhook.services.common import Actor
 from billhook.store.schema import custom_charges, item_quantities, subscriptions
 from billhook.store.schema import invoices as invoices_t
 from billhook.store.schema import plans as plans_t
+from billhook.store.sql import among
 from billhook.store.uow import UnitOfWork
 
 CATCH_UP_LIMIT = 400  # periods closed in one go when the clock jumped far ahead
@@ -56,7 +57,7 @@ def prefetch(uow: UnitOfWork, subs: Sequence[Row[Any]]) -> None:
     due = [s for s in subs if s.next_billing_at is not None and s.period_end <= uow.now]
     if not due:
         return
-    for row in uow.conn.execute(select(plans_t).where(plans_t.c.id.in_({s.plan_id for s in due}))):
+    for row in uow.conn.execute(select(plans_t).where(among(uow.conn, plans_t.c.id, {s.plan_id for s in due}))):
         uow.memo.setdefault(("plan_rules", row.id), plans.rules(row))
         uow.memo[("plan_key", row.id)] = row.key
     for s in due:  # for the billable hook's announcement, which shows it as it is before the close
@@ -66,7 +67,7 @@ def prefetch(uow: UnitOfWork, subs: Sequence[Row[Any]]) -> None:
         inv
         for inv in uow.conn.execute(
             select(invoices_t).where(
-                invoices_t.c.subscription_id.in_([s.id for s in due]),
+                among(uow.conn, invoices_t.c.subscription_id, [s.id for s in due]),
                 invoices_t.c.kind == "period",
                 invoices_t.c.period_start.in_({s.period_start for s in due}),
             )
@@ -75,11 +76,11 @@ def prefetch(uow: UnitOfWork, subs: Sequence[Row[Any]]) -> None:
     ]
     ids = [inv.id for inv in found]
     qty: dict[str, dict[str, Decimal]] = {i: {} for i in ids}
-    for r in uow.conn.execute(select(item_quantities).where(item_quantities.c.invoice_id.in_(ids))):
+    for r in uow.conn.execute(select(item_quantities).where(among(uow.conn, item_quantities.c.invoice_id, ids))):
         qty[r.invoice_id][r.item_key] = r.quantity
     extra: dict[str, list[CustomCharge]] = {i: [] for i in ids}
     for r in uow.conn.execute(
-        select(custom_charges).where(custom_charges.c.invoice_id.in_(ids)).order_by(custom_charges.c.id)
+        select(custom_charges).where(among(uow.conn, custom_charges.c.invoice_id, ids)).order_by(custom_charges.c.id)
     ):
         extra[r.invoice_id].append(_charge(r))
     for inv in found:

@@ -17,6 +17,7 @@ from billhook.ids import new_id
 from billhook.services import billable, profiles
 from billhook.services.common import iso
 from billhook.store.schema import customers, invoice_lines, invoice_transitions, invoices
+from billhook.store.sql import among
 from billhook.store.uow import UnitOfWork
 
 GATHERING = lifecycle.S.GATHERING
@@ -120,7 +121,7 @@ def prefetch_lines(uow: UnitOfWork, invoice_ids: Sequence[str]) -> None:
     """The stored lines of these invoices, one statement for all, for ``stored_lines`` to hand out once."""
     found: dict[str, list[Row[Any]]] = {i: [] for i in invoice_ids}
     if invoice_ids:
-        q = select(invoice_lines).where(invoice_lines.c.invoice_id.in_(invoice_ids))
+        q = select(invoice_lines).where(among(uow.conn, invoice_lines.c.invoice_id, invoice_ids))
         for r in uow.conn.execute(q.order_by(invoice_lines.c.invoice_id, invoice_lines.c.position)):
             found[r.invoice_id].append(r)
     for invoice_id, rows in found.items():
@@ -130,7 +131,7 @@ def prefetch_lines(uow: UnitOfWork, invoice_ids: Sequence[str]) -> None:
 def prefetch_customers(uow: UnitOfWork, customer_ids: Collection[str]) -> None:
     """The customers these invoices show, one statement for all, kept for the transaction (see ``view``)."""
     if customer_ids:
-        for r in uow.conn.execute(select(customers).where(customers.c.id.in_(customer_ids))):
+        for r in uow.conn.execute(select(customers).where(among(uow.conn, customers.c.id, customer_ids))):
             uow.memo[("customer", r.id)] = r
 
 

@@ -16,7 +16,7 @@ from billhook.ids import new_id
 from billhook.services import apps
 from billhook.services.common import Actor, Page, duration_field, iso, paginate
 from billhook.store.schema import billing_profiles, customer_overrides, namespaces
-from billhook.store.sql import insert_ignore
+from billhook.store.sql import among, insert_ignore
 from billhook.store.uow import UnitOfWork
 
 DEFAULT_WORKFLOW: dict[str, Any] = {
@@ -295,7 +295,9 @@ def prefetch_in_force(uow: UnitOfWork, namespace: str, customer_ids: Collection[
         return
     overrides = {
         r.customer_id: r
-        for r in uow.conn.execute(select(customer_overrides).where(customer_overrides.c.customer_id.in_(customer_ids)))
+        for r in uow.conn.execute(
+            select(customer_overrides).where(among(uow.conn, customer_overrides.c.customer_id, customer_ids))
+        )
     }
     wanted = {o.billing_profile_id for o in overrides.values() if o.billing_profile_id}
     chosen = {
@@ -303,7 +305,7 @@ def prefetch_in_force(uow: UnitOfWork, namespace: str, customer_ids: Collection[
         for r in (
             uow.conn.execute(
                 select(billing_profiles).where(
-                    billing_profiles.c.id.in_(wanted), billing_profiles.c.deleted_at.is_(None)
+                    among(uow.conn, billing_profiles.c.id, wanted), billing_profiles.c.deleted_at.is_(None)
                 )
             )
             if wanted

@@ -20,6 +20,7 @@ from billhook.store.clock import wall_now
 from billhook.store.db import json_text
 from billhook.store.schema import events, webhook_attempts, webhook_deliveries, webhook_endpoints
 from billhook.store.schema import invoices as invoices_t
+from billhook.store.sql import among
 from billhook.store.uow import UnitOfWork
 
 ROTATION_OVERLAP = timedelta(hours=24)
@@ -266,7 +267,7 @@ def prepare(uow: UnitOfWork, delivery_ids: Sequence[str], owner: str) -> list[Re
     longer ours; a delivery whose endpoint is gone meanwhile gets a request with no URL."""
     rows = uow.conn.execute(
         select(webhook_deliveries)
-        .where(webhook_deliveries.c.id.in_(delivery_ids), webhook_deliveries.c.lease_owner == owner)
+        .where(among(uow.conn, webhook_deliveries.c.id, delivery_ids), webhook_deliveries.c.lease_owner == owner)
         .where(webhook_deliveries.c.status == "pending")
         .order_by(webhook_deliveries.c.id)
     ).all()
@@ -275,12 +276,12 @@ def prepare(uow: UnitOfWork, delivery_ids: Sequence[str], owner: str) -> list[Re
     endpoints = {
         r.id: r
         for r in uow.conn.execute(
-            select(webhook_endpoints).where(webhook_endpoints.c.id.in_({r.endpoint_id for r in rows}))
+            select(webhook_endpoints).where(among(uow.conn, webhook_endpoints.c.id, {r.endpoint_id for r in rows}))
         )
     }
     # each payload as the JSON text it is stored as: it goes into the body as it is, not parsed and dumped again
     payload = select(events.c.id, events.c.type, events.c.occurred_at, cast(events.c.data, Text).label("data"))
-    by_id = {r.id: r for r in uow.conn.execute(payload.where(events.c.id.in_({r.event_id for r in rows})))}
+    by_id = {r.id: r for r in uow.conn.execute(payload.where(among(uow.conn, events.c.id, {r.event_id for r in rows})))}
     now = wall_now()
     out = []
     for row in rows:
@@ -318,7 +319,7 @@ def record_many(
         r.id: r
         for r in uow.conn.execute(
             select(webhook_deliveries)
-            .where(webhook_deliveries.c.id.in_([d for d, _ in outcomes]))
+            .where(among(uow.conn, webhook_deliveries.c.id, [d for d, _ in outcomes]))
             .order_by(webhook_deliveries.c.id)
             .with_for_update()
         )
@@ -397,7 +398,7 @@ def after_billable(uow: UnitOfWork, actor_for: Callable[[str], Actor], invoice_i
     ids = list(dict.fromkeys(invoice_ids))
     held = uow.conn.execute(
         select(invoices_t.c.customer_id).where(
-            invoices_t.c.id.in_(ids), invoices_t.c.extended_status == S.DRAFT_OUTSTANDING.value
+            among(uow.conn, invoices_t.c.id, ids), invoices_t.c.extended_status == S.DRAFT_OUTSTANDING.value
         )
     ).scalars()
     customer_ids = set(held)
@@ -406,7 +407,9 @@ def after_billable(uow: UnitOfWork, actor_for: Callable[[str], Actor], invoice_i
     uow.lock_customers(customer_ids)
     rows = [
         inv
-        for inv in uow.conn.execute(select(invoices_t).where(invoices_t.c.id.in_(ids)).order_by(invoices_t.c.id))
+        for inv in uow.conn.execute(
+            select(invoices_t).where(among(uow.conn, invoices_t.c.id, ids)).order_by(invoices_t.c.id)
+        )
         if inv.extended_status == S.DRAFT_OUTSTANDING  # again, under the locks
     ]
     if not rows:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import ColumnElement, Connection, Table, any_, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 
 
@@ -28,3 +28,16 @@ def _upsert_statement(dialect_name: str, table: Table, columns: tuple[str, ...],
     stmt = dialect.insert(table)
     changes = {k: stmt.excluded[k] for k in columns if k not in keys}
     return stmt.on_conflict_do_update(index_elements=list(keys), set_=changes)
+
+
+def among(conn: Connection, column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL ``column = ANY(:array)``, one parameter however many values.
+
+    IN spells out a parameter per value, so a worker's statements over a chunk (a hundred ids) differ
+    in text from one chunk to the next: SQLAlchemy expands them at every execution and psycopg, past
+    its cache's length limit, converts and sends them anew (~1 ms of client CPU each for 100 ids here,
+    against ~0.4 ms as an array). As an array the text is the same every time, and psycopg prepares it.
+    """
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
+    return column.in_(list(values))

@@ -18,6 +18,7 @@ from billhook.store.buffer import install as install_buffer
 from billhook.store.clock import Clock
 from billhook.store.db import READONLY, SQLITE_BUSY_SECONDS, is_sqlite
 from billhook.store.schema import customers, subscriptions
+from billhook.store.sql import among
 
 
 class UnitOfWork:
@@ -119,7 +120,7 @@ class UnitOfWork:
         if not self.sqlite and customer_ids:
             self.conn.execute(
                 select(customers.c.id)
-                .where(customers.c.id.in_(sorted(customer_ids)))
+                .where(among(self.conn, customers.c.id, sorted(customer_ids)))
                 .order_by(customers.c.id)
                 .with_for_update()
             ).all()

@@ -30,6 +30,7 @@ from billhook.services.common import Actor
 from billhook.store.clock import wall_now
 from billhook.store.schema import invoices as invoices_t
 from billhook.store.schema import subscriptions, webhook_deliveries
+from billhook.store.sql import among
 from billhook.store.uow import UnitOfWork, UnitOfWorkFactory
 
 log = structlog.get_logger("billhook.worker")
@@ -111,7 +112,7 @@ class Worker:
                 return []
             rows = uow.conn.execute(
                 update(table)
-                .where(table.c.id.in_(ids))
+                .where(among(uow.conn, table.c.id, ids))
                 .values(lease_owner=self.name, lease_until=wall + (lease or self.lease))
                 .returning(table.c.id, table.c.namespace)
             ).all()
@@ -216,13 +217,13 @@ class Worker:
         ids = [sub_id for sub_id, _ in chunk]
         owned = uow.conn.execute(
             select(subscriptions.c.customer_id).where(
-                subscriptions.c.id.in_(ids), subscriptions.c.lease_owner == self.name
+                among(uow.conn, subscriptions.c.id, ids), subscriptions.c.lease_owner == self.name
             )
         ).scalars()  # a row whose lease ran out and that another worker took over is left alone
         uow.lock_customers(set(owned))
         rows = uow.conn.execute(
             select(subscriptions)
-            .where(subscriptions.c.id.in_(ids), subscriptions.c.lease_owner == self.name)
+            .where(among(uow.conn, subscriptions.c.id, ids), subscriptions.c.lease_owner == self.name)
             .order_by(subscriptions.c.id)
         ).all()  # read again under the locks
         billing.prefetch(uow, rows)
@@ -236,12 +237,14 @@ class Worker:
     def _advance_invoices(self, uow: UnitOfWork, chunk: Claimed) -> int:
         ids = [invoice_id for invoice_id, _ in chunk]
         owned = uow.conn.execute(
-            select(invoices_t.c.customer_id).where(invoices_t.c.id.in_(ids), invoices_t.c.lease_owner == self.name)
+            select(invoices_t.c.customer_id).where(
+                among(uow.conn, invoices_t.c.id, ids), invoices_t.c.lease_owner == self.name
+            )
         ).scalars()
         uow.lock_customers(set(owned))
         rows = uow.conn.execute(
             select(invoices_t)
-            .where(invoices_t.c.id.in_(ids), invoices_t.c.lease_owner == self.name)
+            .where(among(uow.conn, invoices_t.c.id, ids), invoices_t.c.lease_owner == self.name)
             .order_by(invoices_t.c.id)
         ).all()
         for claimed in rows:
