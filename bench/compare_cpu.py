@@ -27,25 +27,19 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(HERE))  # common
 
 
 def _server_cpu_seconds() -> float:
     """User + system CPU of every PostgreSQL server process on this machine so far."""
+    import common
+
     found = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True).stdout.split()
-    total = 0.0
-    for pid in found:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # a backend that ended meanwhile
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+    return sum(common.cpu_seconds(int(pid)) or 0.0 for pid in found)  # a backend gone meanwhile counts 0
 
 
 def measure(db: str, n: int) -> None:
     """One run, in this process: prints a JSON line with its figures."""
-    sys.path.insert(0, str(HERE))
     import common
 
     from billhook.config import Settings
