@@ -14,6 +14,7 @@ from billhook.store.schema import invoice_lines, invoices
 from tests.e2e.support import fleet
 
 AWKWARD = ["plain", "tab\there", "new\nline", "back\\slash", 'quote"s', "naïve € 💶", "\\N", ""]
+SHARED = {"type": "unit", "amount": "9.99", "note": AWKWARD[5], "nested": {"n": [1, None]}}  # one object, many rows
 
 
 def _line(invoice_id: str, i: int) -> dict[str, Any]:
@@ -33,6 +34,8 @@ def _line(invoice_id: str, i: int) -> dict[str, Any]:
         "invoice_at": start.astimezone(UTC),
         "price": None
         if i % 3 == 0
+        else SHARED
+        if i % 3 == 1
         else {"type": "unit", "amount": f"0.{i:03d}", "note": AWKWARD[i % 8], "n": [i, None]},
         "quantity": Decimal("1234.5678") + i,
         "included": Decimal("0"),

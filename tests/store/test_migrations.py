@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import Engine, insert, select, text
 
 from billhook.store.db import make_engine
 from billhook.store.migrate import alembic_config, is_current, upgrade
-from billhook.store.schema import metadata
+from billhook.store.schema import events, metadata
 
 
 def test_migrations_match_the_schema(db_url: str) -> None:
@@ -34,23 +37,44 @@ def test_sqlite_runs_in_wal_mode(tmp_path: object) -> None:
         engine.dispose()
 
 
-def test_event_payloads_are_compressed_with_lz4(pg_url: str) -> None:
-    """A PostgreSQL column setting (SQLite stores text as it is)."""
+def _downgrade(engine: Engine, to: str) -> None:
+    with engine.begin() as conn:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, to)
+
+
+def test_event_payloads_are_text_compressed_with_lz4(pg_url: str) -> None:
+    """PostgreSQL column settings (SQLite stores JSON as text as it is): ``text``, which the server
+    stores without parsing, and lz4; a payload written at the head reads back the same after going
+    back to ``json`` and forth again."""
     engine = make_engine(pg_url)
-    compression = text(
-        "SELECT attcompression FROM pg_attribute WHERE attrelid = 'events'::regclass AND attname = 'data'"
+    column = text(
+        "SELECT format_type(atttypid, atttypmod), attcompression FROM pg_attribute"
+        " WHERE attrelid = 'events'::regclass AND attname = 'data'"
     )
+    payload = {"number": "INV-000001", "lines": [{"amount": "29.00", "name": 'naïve € 💶 "quoted"'}], "n": None}
+    row = {"id": "01J0000000000000000000EVNT", "namespace": "default", "type": "invoice.paid", "subject_id": None}
+    read = select(events.c.data).where(events.c.id == row["id"])
     try:
         upgrade(engine)
-        with engine.connect() as conn:
-            assert conn.execute(compression).scalar() == "l"  # lz4 (Debian's PostgreSQL is built with it)
         with engine.begin() as conn:
-            cfg = alembic_config()
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0001")
+            conn.execute(insert(events), [row | {"occurred_at": datetime(2026, 1, 1, tzinfo=UTC), "data": payload}])
         with engine.connect() as conn:
-            assert conn.execute(compression).scalar() == ""  # the server's default again
+            assert tuple(conn.execute(column).one()) == ("text", "l")  # lz4: Debian's PostgreSQL is built with it
+            assert conn.execute(read).scalar_one() == payload
+        _downgrade(engine, "0002")
+        with engine.connect() as conn:
+            assert tuple(conn.execute(column).one()) == ("json", "l")
+            stored = conn.execute(text("SELECT data::text FROM events WHERE id = :id"), {"id": row["id"]}).scalar_one()
+            assert json.loads(stored) == payload
+        _downgrade(engine, "0001")
+        with engine.connect() as conn:
+            assert tuple(conn.execute(column).one()) == ("json", "")  # the server's default compression again
         upgrade(engine)
         assert is_current(engine)
+        with engine.connect() as conn:
+            assert tuple(conn.execute(column).one()) == ("text", "l")
+            assert conn.execute(read).scalar_one() == payload
     finally:
         engine.dispose()

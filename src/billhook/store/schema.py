@@ -16,7 +16,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from billhook.store.types import UTC_, Dec
+from billhook.store.types import JSON_TEXT, UTC_, Dec
 
 metadata = MetaData(
     naming_convention={
@@ -319,7 +319,7 @@ events = Table(
     Column("type", String(64), nullable=False),
     Column("subject_id", String(26), nullable=True, index=True),
     Column("occurred_at", UTC_, nullable=False),
-    Column("data", JSON, nullable=False),
+    Column("data", JSON_TEXT, nullable=False),  # text on PostgreSQL (see JsonText)
     Index("ix_events_namespace_type", "namespace", "type"),
 )
 

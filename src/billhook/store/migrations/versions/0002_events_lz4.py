@@ -11,8 +11,9 @@ Create Date: 2026-11-22
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
+
+from billhook.store.migrate import has_lz4
 
 revision = "0002"
 down_revision = "0001"
@@ -20,21 +21,11 @@ branch_labels = None
 depends_on = None
 
 
-def _has_lz4() -> bool:
-    bind = op.get_bind()
-    if bind.dialect.name != "postgresql":
-        return False
-    found = bind.execute(
-        sa.text("SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)")
-    ).first()
-    return found is not None
-
-
 def upgrade() -> None:
-    if _has_lz4():
+    if has_lz4(op.get_bind()):
         op.execute("ALTER TABLE events ALTER COLUMN data SET COMPRESSION lz4")
 
 
 def downgrade() -> None:
-    if _has_lz4():
+    if has_lz4(op.get_bind()):
         op.execute("ALTER TABLE events ALTER COLUMN data SET COMPRESSION default")
