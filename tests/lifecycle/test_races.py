@@ -9,10 +9,13 @@ fresh invoices so that several interleavings get their chance.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from billhook.config import Settings
 from billhook.domain.lifecycle import S
@@ -20,14 +23,17 @@ from billhook.domain.money import fmt
 from billhook.errors import Conflict, InvalidInput
 from billhook.runtime import Runtime
 from billhook.services import (
+    billing,
     custom_invoicing,
     invoice_edit,
     invoice_queries,
     invoices,
+    items,
     outstanding,
     periods,
     subscriptions,
 )
+from billhook.services.common import iso
 from tests.conftest import CLOCK_START, TEAM_PLAN
 from tests.lifecycle.support import StrictWorker, Watch, World, check_world, make_world, transitions
 
@@ -272,3 +278,43 @@ def test_draft_sync_races_update_invoice(rt: Runtime, edit: str) -> None:
         kept = world.read(lambda uow, i=invoice_id: invoices.stored_lines(uow, i))
         assert len(kept) == (2 if edit == "change_quantity" else 1)
         world.read(lambda uow: check_world(uow, world.namespace, watch))
+
+
+def _waiting_for_a_lock(world: World) -> bool:
+    return bool(
+        world.read(lambda uow: uow.conn.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted")).scalar())
+    )
+
+
+def test_a_quantity_set_that_waits_for_the_close_lands_on_the_next_period(rt: Runtime) -> None:
+    """Set Item Quantity waits for the customer's lock while the period is being closed; once the close
+    commits, the quantity goes to the new current period's invoice, not to the one just closed."""
+    world = make_world(rt)
+    customer = world.add_customer("waits-for-the-close", WAIT_A_DAY)
+    sub_id = world.subscribe(customer, TEAM_PLAN)
+    world.advance_clock("P1D")
+    world.drain()  # opened
+    world.advance_clock("P1M")  # the first period is due to close
+    result: list[Any] = []
+    setter = threading.Thread(
+        target=lambda: result.append(world.write(items.change, sub_id, "storage_gb", "set", "42")), name="setter"
+    )
+    with rt.uows.write() as uow:
+        sub = subscriptions.find_locked(uow, world.namespace, sub_id)
+        closing = billing.gathering_ref(uow, sub)
+        assert billing.process_due(uow, world.api, sub) == 1
+        setter.start()
+        deadline = time.monotonic() + 30
+        while not _waiting_for_a_lock(world):
+            assert time.monotonic() < deadline, "Set Item Quantity never waited for the customer's lock"
+            time.sleep(0.02)
+        uow.commit()
+    setter.join(timeout=60)
+    assert not setter.is_alive()
+    (answer,) = result
+    closed = state_of(world, closing.id)
+    assert closed.extended_status == S.DRAFT_WAITING_AUTO_APPROVAL.value
+    assert answer["invoiceId"] != closing.id
+    assert answer["period"]["from"] == iso(closed.period_end)
+    assert world.read(lambda uow: billing.quantities(uow, answer["invoiceId"])) == {"storage_gb": Decimal("42")}
+    assert "storage_gb" not in world.read(lambda uow: billing.quantities(uow, closing.id))

@@ -50,6 +50,13 @@ def plan_rules(uow: UnitOfWork, sub: Row[Any]) -> PlanRules:
     return uow.memo[key]  # type: ignore[return-value]
 
 
+def remember_plan(uow: UnitOfWork, plan: Row[Any]) -> None:
+    """Keep for ``plan_rules`` a plan read along with something else (``plan`` has the columns
+    ``plans.rules`` reads, and the plan's id as ``plan_id``)."""
+    if ("plan_rules", plan.plan_id) not in uow.memo:
+        uow.memo[("plan_rules", plan.plan_id)] = plans.rules(plan)
+
+
 def prefetch(uow: UnitOfWork, subs: Sequence[Row[Any]]) -> None:
     """Read ahead, for a chunk of subscriptions about to be processed, what closing each period would
     read by itself: their plans, gathering invoices, quantities, custom charges, lines, customers and

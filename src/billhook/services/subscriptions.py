@@ -15,6 +15,7 @@ from billhook.services import billing, customers, invoices, lifecycle, plans
 from billhook.services.common import Actor, Page, iso, paginate, utc_field
 from billhook.store.schema import custom_charges, item_quantities, subscriptions
 from billhook.store.schema import customers as customers_t
+from billhook.store.schema import plans as plans_t
 from billhook.store.uow import UnitOfWork
 
 PAST_TOLERANCE = timedelta(minutes=5)
@@ -55,9 +56,30 @@ def find(uow: UnitOfWork, namespace: str, subscription_id: str) -> Row[Any]:
     return row
 
 
+# The customer's lock (PostgreSQL: SQLite's writer holds the whole database), with the subscription's
+# plan in the same round trip. The statement reads as it starts, before a lock it waits for is
+# granted: what the lock guards (the subscription, its invoices) is read after it (``find``), but a
+# plan's replacement takes no customer's lock, so the plan may be read before it. A subscription
+# moved to another plan meanwhile is read with its new plan_id, which plan_rules then reads.
+_LOCK_OWNER_WITH_PLAN = (
+    select(
+        customers_t.c.id,
+        subscriptions.c.plan_id,
+        *(plans_t.c[name] for name in ("currency", "billing_cadence", "trial_period", "charges", "items")),
+    )
+    .join_from(customers_t, subscriptions, subscriptions.c.customer_id == customers_t.c.id)
+    .join(plans_t, plans_t.c.id == subscriptions.c.plan_id)
+    .where(subscriptions.c.id == bindparam("id"), subscriptions.c.namespace == bindparam("ns"))
+    .with_for_update(of=customers_t)
+)
+
+
 def find_locked(uow: UnitOfWork, namespace: str, subscription_id: str) -> Row[Any]:
     """Take the customer's lock, then read: the row every change starts from."""
-    uow.lock_customer_of(subscription_id, namespace)  # nothing locked if there is no such one: find says so
+    if not uow.sqlite:
+        owner = uow.conn.execute(_LOCK_OWNER_WITH_PLAN, {"id": subscription_id, "ns": namespace}).first()
+        if owner is not None:  # nothing is locked if there is no such subscription: find says so
+            billing.remember_plan(uow, owner)
     return find(uow, namespace, subscription_id)
 
 

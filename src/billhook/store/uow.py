@@ -17,7 +17,7 @@ from billhook.store.buffer import WriteBuffer
 from billhook.store.buffer import install as install_buffer
 from billhook.store.clock import Clock
 from billhook.store.db import READONLY, SQLITE_BUSY_SECONDS, is_sqlite
-from billhook.store.schema import customers, subscriptions
+from billhook.store.schema import customers
 from billhook.store.sql import among
 
 
@@ -109,12 +109,6 @@ class UnitOfWork:
         if not self.sqlite:
             self.conn.execute(_LOCK_CUSTOMER, {"customer_id": customer_id})
 
-    def lock_customer_of(self, subscription_id: str, namespace: str) -> None:
-        """``lock_customer`` for the owner of a subscription, found in the same statement (nothing is
-        locked when there is no such subscription)."""
-        if not self.sqlite:
-            self.conn.execute(_LOCK_OWNER, {"subscription_id": subscription_id, "namespace": namespace})
-
     def lock_customers(self, customer_ids: Collection[str]) -> None:
         """``lock_customer`` for many at once, in id order (two workers never wait on each other in a ring)."""
         if not self.sqlite and customer_ids:
@@ -126,18 +120,8 @@ class UnitOfWork:
             ).all()
 
 
-# Built once: a busy API runs these in most of its transactions.
+# Built once: a busy API runs it in many of its transactions.
 _LOCK_CUSTOMER = select(customers.c.id).where(customers.c.id == bindparam("customer_id")).with_for_update()
-_LOCK_OWNER = (
-    select(customers.c.id)
-    .where(
-        customers.c.id
-        == select(subscriptions.c.customer_id)
-        .where(subscriptions.c.id == bindparam("subscription_id"), subscriptions.c.namespace == bindparam("namespace"))
-        .scalar_subquery()
-    )
-    .with_for_update()
-)
 
 _writers: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
 _writers_lock = threading.Lock()
