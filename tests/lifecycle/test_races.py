@@ -280,10 +280,11 @@ def test_draft_sync_races_update_invoice(rt: Runtime, edit: str) -> None:
         world.read(lambda uow: check_world(uow, world.namespace, watch))
 
 
+_WAITING = text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+
+
 def _waiting_for_a_lock(world: World) -> bool:
-    return bool(
-        world.read(lambda uow: uow.conn.execute(text("SELECT count(*) FROM pg_locks WHERE NOT granted")).scalar())
-    )
+    return bool(world.read(lambda uow: uow.conn.execute(_WAITING).scalar()))
 
 
 def test_a_quantity_set_that_waits_for_the_close_lands_on_the_next_period(rt: Runtime) -> None:
