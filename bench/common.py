@@ -31,10 +31,11 @@ from sqlalchemy.engine import make_url
 from billhook.config import Settings
 from billhook.ids import new_id
 from billhook.runtime import Runtime
-from billhook.services import invoices, plans, profiles, webhooks
+from billhook.services import invoices, plans, profiles, test_clock, webhooks
 from billhook.services.common import Actor
 from billhook.store import schema
 from billhook.store.clock import StoredTestClock
+from billhook.worker.loop import Worker
 
 PG_ADMIN_URL = os.environ.get("BILLHOOK_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 NAMESPACE = "default"
@@ -126,6 +127,20 @@ def fresh_database(kind: str, *, keep: bool = False) -> Iterator[str]:
 def start_runtime(url: str, clock_start: datetime = START) -> Runtime:
     """Migrations applied, test clock on (its row made, at ``clock_start`` if new)."""
     return Runtime.start(Settings(database_url=url, test_clock=True, test_clock_start=clock_start))
+
+
+def renewal_worker(rt: Runtime, chunk_size: int = Settings.worker_chunk_size) -> Worker:
+    """The test clock advanced to the renewal instant, and a worker in this process to drain what fell
+    due (billhook's batch size)."""
+    with rt.uows.write() as uow:
+        test_clock.advance(uow, to=RENEWAL)
+    return Worker(
+        rt.uows,
+        batch_size=Settings.worker_batch_size,
+        chunk_size=chunk_size,
+        poll_interval=0.05,
+        allow_private_webhooks=True,
+    )
 
 
 def set_clock(rt: Runtime, to: datetime) -> None:

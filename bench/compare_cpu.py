@@ -42,22 +42,10 @@ def measure(db: str, n: int) -> None:
     """One run, in this process: prints a JSON line with its figures."""
     import common
 
-    from billhook.config import Settings
-    from billhook.services import test_clock
-    from billhook.worker.loop import Worker
-
     with common.fresh_database(db) as url:
         rt = common.start_runtime(url)
         common.setup(rt, n)
-        with rt.uows.write() as uow:
-            test_clock.advance(uow, to=common.RENEWAL)
-        worker = Worker(
-            rt.uows,
-            batch_size=Settings.worker_batch_size,
-            chunk_size=Settings.worker_chunk_size,
-            poll_interval=0.05,
-            allow_private_webhooks=True,
-        )
+        worker = common.renewal_worker(rt)
         server0, cpu0, wall0 = _server_cpu_seconds(), time.process_time(), time.perf_counter()
         worker.drain(timeout=3600)
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0

@@ -21,8 +21,6 @@ from pyinstrument import Profiler
 from sqlalchemy import event
 
 from billhook.config import Settings
-from billhook.services import test_clock
-from billhook.worker.loop import Worker
 
 
 def _key(statement: str) -> str:
@@ -45,15 +43,7 @@ def run(kind: str, n: int, chunk: int, profile: bool, billable: bool) -> None:
         def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
             counts[_key(statement)] += 1
 
-        with rt.uows.write() as uow:
-            test_clock.advance(uow, to=common.RENEWAL)
-        worker = Worker(
-            rt.uows,
-            batch_size=Settings.worker_batch_size,
-            chunk_size=chunk,
-            poll_interval=0.05,
-            allow_private_webhooks=True,
-        )
+        worker = common.renewal_worker(rt, chunk)
         profiler = Profiler(interval=0.0005) if profile else None
         if not profile:
             event.listen(rt.engine, "before_cursor_execute", count)

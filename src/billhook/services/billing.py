@@ -50,11 +50,11 @@ def plan_rules(uow: UnitOfWork, sub: Row[Any]) -> PlanRules:
     return uow.memo[key]  # type: ignore[return-value]
 
 
-def remember_plan(uow: UnitOfWork, plan: Row[Any]) -> None:
-    """Keep for ``plan_rules`` a plan read along with something else (``plan`` has the columns
-    ``plans.rules`` reads, and the plan's id as ``plan_id``)."""
-    if ("plan_rules", plan.plan_id) not in uow.memo:
-        uow.memo[("plan_rules", plan.plan_id)] = plans.rules(plan)
+def remember_plan(uow: UnitOfWork, plan_id: str, plan: Row[Any]) -> None:
+    """Keep for ``plan_rules`` a plan read ahead or along with something else (``plan`` has at least
+    ``plans.RULE_COLUMNS``)."""
+    if ("plan_rules", plan_id) not in uow.memo:
+        uow.memo[("plan_rules", plan_id)] = plans.rules(plan)
 
 
 def prefetch(uow: UnitOfWork, subs: Sequence[Row[Any]]) -> None:
@@ -65,7 +65,7 @@ def prefetch(uow: UnitOfWork, subs: Sequence[Row[Any]]) -> None:
     if not due:
         return
     for row in uow.conn.execute(select(plans_t).where(among(uow.conn, plans_t.c.id, {s.plan_id for s in due}))):
-        uow.memo.setdefault(("plan_rules", row.id), plans.rules(row))
+        remember_plan(uow, row.id, row)
         uow.memo[("plan_key", row.id)] = row.key
     for s in due:  # for the billable hook's announcement, which shows it as it is before the close
         uow.memo[("subscription", s.id)] = s

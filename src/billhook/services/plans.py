@@ -39,8 +39,12 @@ def view(row: Row[Any]) -> dict[str, Any]:
     }
 
 
+RULE_COLUMNS = ("currency", "billing_cadence", "trial_period", "charges", "items")  # what ``rules`` reads
+
+
 def rules(row: Row[Any]) -> PlanRules:
-    """The billing rules of a stored plan (already validated when it was saved)."""
+    """The billing rules of a stored plan (already validated when it was saved): of its columns, it
+    reads only ``RULE_COLUMNS``."""
     return PlanRules(
         currency=row.currency,
         cadence=parse_cadence(row.billing_cadence),

@@ -65,7 +65,7 @@ _LOCK_OWNER_WITH_PLAN = (
     select(
         customers_t.c.id,
         subscriptions.c.plan_id,
-        *(plans_t.c[name] for name in ("currency", "billing_cadence", "trial_period", "charges", "items")),
+        *(plans_t.c[name] for name in plans.RULE_COLUMNS),
     )
     .join_from(customers_t, subscriptions, subscriptions.c.customer_id == customers_t.c.id)
     .join(plans_t, plans_t.c.id == subscriptions.c.plan_id)
@@ -79,7 +79,7 @@ def find_locked(uow: UnitOfWork, namespace: str, subscription_id: str) -> Row[An
     if not uow.sqlite:
         owner = uow.conn.execute(_LOCK_OWNER_WITH_PLAN, {"id": subscription_id, "ns": namespace}).first()
         if owner is not None:  # nothing is locked if there is no such subscription: find says so
-            billing.remember_plan(uow, owner)
+            billing.remember_plan(uow, owner.plan_id, owner)
     return find(uow, namespace, subscription_id)
 
 
