@@ -5,18 +5,18 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import structlog
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from billhook.config import Settings
 from billhook.runtime import Runtime
 from billhook.services import apikeys, test_clock
+from billhook.services.common import iso
 
 structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))  # stdout carries only keys and times
 
@@ -134,7 +134,7 @@ def apikey_create(
 
     rt = Runtime.start(_settings(database_url))
     try:
-        with rt.uows.write() as uow:
+        with rt.uows.write(namespace) as uow:
             key = apikeys.create(uow, namespace, name)
             uow.commit()
     except BillhookError as exc:
@@ -145,53 +145,80 @@ def apikey_create(
     print(key)
 
 
+NamespaceOpt = Annotated[str, typer.Option("--namespace", help="whose test clock (one per namespace)")]
+
+
 @clock_app.command("show")
-def clock_show(database_url: DbOpt = None) -> None:
-    """Print the test clock's time."""
+def clock_show(namespace: NamespaceOpt = "default", database_url: DbOpt = None) -> None:
+    """Print a namespace's test clock: its time on stdout; the namespace and any walk in progress on stderr."""
     rt = Runtime.start(_settings(database_url, test_clock=True))
-    with rt.uows(readonly=True) as uow:
-        print(test_clock.show(uow)["now"])
-    rt.close()
+    try:
+        with rt.uows(readonly=True, namespace=namespace) as uow:
+            state = test_clock.show(uow)
+    finally:
+        rt.close()
+    walking = f", walking to {state['advancingTo']}" if state["advancingTo"] else ""
+    err.print(f"test clock of namespace {namespace}{walking}")
+    print(state["now"])
 
 
 @clock_app.command("advance")
 def clock_advance(
     by: Annotated[str | None, typer.Option(help="ISO 8601 duration, e.g. P1M")] = None,
     to: Annotated[str | None, typer.Option(help="RFC 3339 time")] = None,
-    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="process what falls due")] = True,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="walk it here, processing what falls due")] = True,
+    namespace: NamespaceOpt = "default",
     database_url: DbOpt = None,
 ) -> None:
-    """Move the test clock forward and (by default) process everything that falls due."""
+    """Walk a namespace's test clock forward through every instant something falls due, processing each
+    (unless --no-wait: then the workers of `billhook serve` / `billhook worker` walk it)."""
+    from billhook.errors import BillhookError
+
     rt = Runtime.start(_settings(database_url, test_clock=True))
     try:
-        with rt.uows.write() as uow:
+        with rt.uows.write(namespace) as uow:
+            start = datetime.fromisoformat(test_clock.show(uow)["now"])
             state = test_clock.advance(uow, to=_when(to), by=by)
             uow.commit()
+        target = datetime.fromisoformat(state["advancingTo"] or state["now"])
+        err.print(f"test clock of namespace {namespace}: {iso(start)} -> {iso(target)}")
         if wait:
-            w = rt.worker()
-            with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err) as p:
-                task = p.add_task("processing due work", total=None)
-                handled = 0
-                while True:
-                    n = w.run_once()
-                    handled += n
-                    p.update(task, description=f"processing due work: {handled} done")
-                    if n:
-                        continue
-                    with rt.uows(readonly=True) as uow:
-                        if w.pending(uow) == 0:
-                            break
-                    time.sleep(0.1)
+            state = _walk(rt, namespace, start, target)
         print(state["now"])
-    except Exception as exc:
-        from billhook.errors import BillhookError
-
-        if isinstance(exc, BillhookError):
-            err.print(f"[red]{exc.detail}[/red]")
-            sys.exit(2)
-        raise
+    except BillhookError as exc:
+        err.print(f"[red]{exc.detail}[/red]")
+        sys.exit(2)
     finally:
         rt.close()
+
+
+def _walk(rt: Runtime, namespace: str, start: datetime, target: datetime) -> dict[str, Any]:
+    """Walk the clock here, with a progress bar over the span walked; the clock's state at the end."""
+    span = max((target - start).total_seconds(), 1.0)
+    w = rt.worker()
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+    )
+    try:
+        with Progress(*columns, console=err) as p:
+            task = p.add_task(f"{namespace} at {iso(start)}", total=span)
+
+            def progress(step: test_clock.Step) -> None:
+                walked = (step.now - start).total_seconds()
+                p.update(task, completed=walked, description=f"{namespace} at {iso(step.now)}")
+
+            if not w.walk(namespace, progress=progress):
+                err.print("[red]the walk stalled: due work stopped being processed[/red]")
+                sys.exit(1)
+            p.update(task, completed=span)
+    finally:
+        w.close()
+    with rt.uows(readonly=True, namespace=namespace) as uow:
+        return test_clock.show(uow)
 
 
 def _safe(url: str) -> str:

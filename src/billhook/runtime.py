@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from billhook.config import Settings
+from billhook.services import test_clock
 from billhook.store import migrate
 from billhook.store.clock import Clock, StoredTestClock, SystemClock
 from billhook.store.db import make_engine
@@ -30,8 +31,8 @@ class Runtime:
         clock: Clock = StoredTestClock(settings.test_clock_start) if settings.test_clock else SystemClock()
         uows = UnitOfWorkFactory(engine, clock)
         if settings.test_clock:
-            with uows.write() as uow:  # the clock's row, at its start, before workers race to make it
-                clock.now(uow.conn)
+            with uows.write() as uow:  # the namespaces' clocks, at the start, before workers look for due work
+                test_clock.make_clocks(uow)
         return cls(settings, engine, clock, uows)
 
     def worker(self, name: str | None = None) -> Worker:

@@ -47,7 +47,8 @@ class Ctx:
         return await run_in_threadpool(self._in_unit_of_work, True, fn, self.namespace, *args, **kwargs)
 
     def _in_unit_of_work(self, readonly: bool, fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
-        unit = self.runtime.uows(readonly=True) if readonly else self.runtime.uows.write()
+        uows = self.runtime.uows
+        unit = uows(readonly=True, namespace=self.namespace) if readonly else uows.write(self.namespace)
         with unit as uow:
             return fn(uow, *args, **kwargs)
 

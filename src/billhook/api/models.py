@@ -375,7 +375,9 @@ class ClockAdvance(In):
 
 
 class ClockState(Out):
+    namespace: str
     now: str
+    advancingTo: str | None = None
     enabled: bool
     pending: int | None = None
 

@@ -33,7 +33,7 @@ def claim(
 ) -> tuple[Outcome, Stored | None]:
     """Claim ``key`` for this request, or say why not (a replay carries the stored response)."""
     where = _where(principal, key)
-    with uows.write() as uow:
+    with uows.write(principal.namespace) as uow:
         uow.conn.execute(delete(idempotency_keys).where(where, idempotency_keys.c.created_at < uow.now - TTL))
         row = uow.conn.execute(select(idempotency_keys).where(where)).first()
         if row is not None:
@@ -64,7 +64,7 @@ def claim(
 def finish(uows: UnitOfWorkFactory, principal: Principal, key: str, response: Stored) -> None:
     """Keep the response for replays; a server error releases the key so the client can retry."""
     where = _where(principal, key)
-    with uows.write() as uow:
+    with uows.write(principal.namespace) as uow:
         if response.status_code >= 500:
             uow.conn.execute(delete(idempotency_keys).where(where))
         else:

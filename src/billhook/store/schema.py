@@ -56,11 +56,14 @@ server_settings = Table(
     Column("value", Text, nullable=False),
 )
 
-test_clock = Table(
-    "test_clock",
+# One test clock per namespace (when the test clock is on): its time, and the target of the walk in
+# progress (the clock steps through every instant something of the namespace falls due until it).
+test_clocks = Table(
+    "test_clocks",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("namespace", String(64), primary_key=True),
     Column("now", UTC_, nullable=False),
+    Column("walk_to", UTC_, nullable=True),
     Column("updated_at", UTC_, nullable=False),
 )
 

@@ -24,10 +24,11 @@ from billhook.store.sql import among
 class UnitOfWork:
     conn: Connection
 
-    def __init__(self, engine: Engine, clock: Clock, *, readonly: bool = False) -> None:
+    def __init__(self, engine: Engine, clock: Clock, *, readonly: bool = False, namespace: str | None = None) -> None:
         self.engine = engine
         self.clock = clock
         self.readonly = readonly
+        self.namespace = namespace  # whose test clock ``now`` reads (the default namespace's if None)
         self.sqlite = is_sqlite(engine)
         self.memo: dict[object, object] = {}  # lookups worth doing once per transaction
         # Write-behind: inserts made through ``insert``, and the updates callers then leave to
@@ -61,8 +62,9 @@ class UnitOfWork:
 
     @functools.cached_property
     def now(self) -> datetime:
-        """The clock's time, read once, when the transaction first asks (many never do)."""
-        return self.clock.now(self.conn)
+        """The clock's time, read once, when the transaction first asks (many never do). With the test
+        clock on, it is the time of the unit of work's namespace's clock."""
+        return self.clock.now(self.conn, self.namespace)
 
     def append(self, table: Table, rows: list[dict[str, Any]]) -> None:
         """Rows for an append-only table (history, events, …): written later, together (``store.buffer``)."""
@@ -144,15 +146,15 @@ class UnitOfWorkFactory:
         self.clock = clock
         install_buffer(engine)
 
-    def __call__(self, *, readonly: bool = False) -> UnitOfWork:
-        return UnitOfWork(self.engine, self.clock, readonly=readonly)
+    def __call__(self, *, readonly: bool = False, namespace: str | None = None) -> UnitOfWork:
+        return UnitOfWork(self.engine, self.clock, readonly=readonly, namespace=namespace)
 
-    def begin(self) -> UnitOfWork:
+    def begin(self, namespace: str | None = None) -> UnitOfWork:
         """A write unit of work left open: its caller commits it, or not, and closes it."""
-        return self().__enter__()
+        return self(namespace=namespace).__enter__()
 
     @contextmanager
-    def write(self) -> Iterator[UnitOfWork]:
-        with self() as uow:
+    def write(self, namespace: str | None = None) -> Iterator[UnitOfWork]:
+        with self(namespace=namespace) as uow:
             yield uow
             uow.commit()

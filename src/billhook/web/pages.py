@@ -54,16 +54,17 @@ def _rt(request: Request) -> Runtime:
 
 
 def _read(request: Request, fn: Callable[[UnitOfWork, Actor], R]) -> R:
-    with _rt(request).uows() as uow:
-        return fn(uow, session.actor(request, _rt(request)))
+    actor = session.actor(request, _rt(request))
+    with _rt(request).uows(namespace=actor.namespace) as uow:
+        return fn(uow, actor)
 
 
 def _render(request: Request, template: str, actor: Actor, **context: Any) -> HTMLResponse:
     rt = _rt(request)
     clock = None
-    if rt.settings.test_clock:
-        with rt.uows(readonly=True) as uow:
-            clock = test_clock.show(uow)["now"]
+    if rt.settings.test_clock:  # the signed-in namespace's clock
+        with rt.uows(readonly=True, namespace=actor.namespace) as uow:
+            clock = test_clock.show(uow)
     return templates.TemplateResponse(
         request,
         template,
@@ -140,7 +141,7 @@ def invoice_list(
         return actor
     filters = {"status": status, "extendedStatus": extendedStatus, "customer": customer, "period": period}
     error = None
-    with _rt(request).uows() as uow:
+    with _rt(request).uows(namespace=actor.namespace) as uow:
         try:
             result = invoice_queries.list_(
                 uow,
@@ -190,7 +191,7 @@ def invoice_page(request: Request, invoice_id: str) -> Response:
     actor = _signed_in(request)
     if isinstance(actor, RedirectResponse):
         return actor
-    with _rt(request).uows() as uow:
+    with _rt(request).uows(namespace=actor.namespace) as uow:
         try:
             inv = invoice_queries.get(uow, actor.namespace, invoice_id)
         except BillhookError:
@@ -224,7 +225,7 @@ async def invoice_action(request: Request, invoice_id: str, action: str) -> Redi
         session.check_csrf(request, form)
         if action not in ACTIONS:
             raise PermissionError(f"unknown action {action!r}")
-        with _rt(request).uows.write() as uow:
+        with _rt(request).uows.write(actor.namespace) as uow:
             if action == "delete":
                 invoice_queries.delete(uow, actor, invoice_id)
             else:
@@ -253,7 +254,7 @@ def customer_page(request: Request, customer_id: str) -> Response:
     actor = _signed_in(request)
     if isinstance(actor, RedirectResponse):
         return actor
-    with _rt(request).uows() as uow:
+    with _rt(request).uows(namespace=actor.namespace) as uow:
         try:
             customer = customers.get(uow, actor.namespace, customer_id)
         except BillhookError:
@@ -286,7 +287,7 @@ def webhook_page(request: Request, status: str = "") -> Response:
     actor = _signed_in(request)
     if isinstance(actor, RedirectResponse):
         return actor
-    with _rt(request).uows() as uow:
+    with _rt(request).uows(namespace=actor.namespace) as uow:
         endpoints = webhooks.list_endpoints(uow, actor.namespace, Page(1, 100))["items"]
         health = {e["id"]: webhooks.endpoint_health(uow, e["id"]) for e in endpoints}
         deliveries = webhooks.list_deliveries(uow, actor.namespace, Page(1, 100), status=status or None)["items"]
@@ -315,7 +316,7 @@ async def _webhook_action(request: Request, fn: Callable[[UnitOfWork, Actor], An
         return actor
     try:
         session.check_csrf(request, form)
-        with _rt(request).uows.write() as uow:
+        with _rt(request).uows.write(actor.namespace) as uow:
             result = fn(uow, actor)
         session.flash(request, "ok", message.format(result))
     except (BillhookError, PermissionError) as exc:
@@ -336,13 +337,16 @@ async def advance_clock(request: Request) -> RedirectResponse:
     rt = _rt(request)
     try:
         session.check_csrf(request, form)
-        with rt.uows.write() as uow:
+        with rt.uows.write(actor.namespace) as uow:
             state = test_clock.advance(uow, by=str(form.get("by") or "P1D"))
-        done = await anyio.to_thread.run_sync(rt.drainer().drain)
+        done = await anyio.to_thread.run_sync(rt.drainer().walk, actor.namespace)
+        with rt.uows(readonly=True, namespace=actor.namespace) as uow:
+            state = test_clock.show(uow)
         session.flash(
             request,
             "ok" if done else "error",
-            f"clock now {state['now']}" + ("" if done else " (some work is still being processed)"),
+            f"clock of {actor.namespace} now {state['now']}"
+            + ("" if done else f" (walking to {state['advancingTo']}: some work is still being processed)"),
         )
     except (BillhookError, PermissionError) as exc:
         session.flash(request, "error", f"refused: {exc.detail if isinstance(exc, BillhookError) else exc}")

@@ -25,9 +25,9 @@ from sqlalchemy import Table, func, or_, select, update
 
 from billhook.events import transport
 from billhook.ids import new_id
-from billhook.services import billing, invoices, numbering, schedule, webhooks
+from billhook.services import billing, invoices, numbering, schedule, test_clock, webhooks
 from billhook.services.common import Actor
-from billhook.store.clock import wall_now
+from billhook.store.clock import latest_now, namespace_now, wall_now
 from billhook.store.schema import invoices as invoices_t
 from billhook.store.schema import subscriptions, webhook_deliveries
 from billhook.store.sql import among
@@ -89,6 +89,10 @@ class Worker:
         self.committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="billhook-commit")
         self.recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="billhook-record")
         self._recording: Future[None] | None = None
+        # Test clock: each namespace's rows are due at its own clock's time, processed in units of work
+        # of that namespace, and the clocks are walked forward (``step_walks``).
+        self.test_clock = uows.clock.is_test
+        self._wakes = (threading.Event(), threading.Event())  # the loops of ``run``: billing, deliveries
 
     # ----------------------------------------------------------------------------- claiming
 
@@ -100,7 +104,7 @@ class Worker:
             due = (
                 select(table.c.id)
                 .where(
-                    due_column <= uow.now,
+                    *self._due(uow, table, due_column),
                     or_(table.c.lease_until.is_(None), table.c.lease_until < wall),
                 )
                 .order_by(due_column)
@@ -117,6 +121,17 @@ class Worker:
                 .returning(table.c.id, table.c.namespace)
             ).all()
             return [(r.id, r.namespace) for r in rows]
+
+    def _due(self, uow: UnitOfWork, table: Table, due_column: Any) -> tuple[Any, ...]:
+        """The conditions for a row to be due: at or before the clock's time; with the test clock, its
+        own namespace's clock's (and before the latest of them, which the column's index can use)."""
+        if self.test_clock:
+            return (due_column <= latest_now(), due_column <= namespace_now(table.c.namespace))
+        return (due_column <= uow.now,)
+
+    def _namespace(self, chunk: Claimed) -> str | None:
+        """Whose clock a chunk's unit of work reads (with the test clock, a chunk has one namespace)."""
+        return chunk[0][1] if self.test_clock and chunk else None
 
     def claim_subscriptions(self) -> list[tuple[str, str]]:
         return self._claim(subscriptions, subscriptions.c.next_billing_at)
@@ -152,7 +167,14 @@ class Worker:
         commit has landed (so it is when the commit in flight failed, before its rows are redone)."""
         done = 0
         flight: _Flight | None = None
-        chunks = deque(claimed[i : i + self.chunk_size] for i in range(0, len(claimed), self.chunk_size))
+        groups = [claimed]
+        if self.test_clock:  # one namespace a chunk: its unit of work is at that namespace's time
+            by_namespace: dict[str, Claimed] = {}
+            for row in claimed:
+                by_namespace.setdefault(row[1], []).append(row)
+            groups = list(by_namespace.values())
+        size = self.chunk_size
+        chunks = deque(group[i : i + size] for group in groups for i in range(0, len(group), size))
         while chunks:
             chunk = chunks.popleft()
             try:
@@ -182,7 +204,7 @@ class Worker:
 
     def _open(self, fn: Callable[[UnitOfWork, Claimed], int], chunk: Claimed) -> tuple[UnitOfWork, int]:
         """``fn`` run on the chunk in a transaction left open (rolled back and closed if it fails)."""
-        uow = self.uows.begin()
+        uow = self.uows.begin(self._namespace(chunk))
         try:
             return uow, fn(uow, chunk)
         except BaseException:
@@ -210,7 +232,7 @@ class Worker:
             self._safely(lambda row_id, ns: self._in_one_transaction(fn, [(row_id, ns)]), *row)
 
     def _in_one_transaction(self, fn: Callable[[UnitOfWork, Claimed], int], chunk: Claimed) -> int:
-        with self.uows.write() as uow:
+        with self.uows.write(self._namespace(chunk)) as uow:
             return fn(uow, chunk)
 
     def _close_subscriptions(self, uow: UnitOfWork, chunk: Claimed) -> int:
@@ -268,7 +290,7 @@ class Worker:
 
     def process_deliveries(self, claimed: Claimed) -> None:
         """Send claimed deliveries, then record how it went."""
-        self.record_outcomes(self.send_deliveries(claimed))
+        self.record_outcomes(self.send_deliveries(claimed), dict(claimed))
 
     def send_deliveries(self, claimed: Claimed) -> list[tuple[str, transport.Outcome]]:
         """Read what to send, and send it outside any transaction, all at once."""
@@ -278,22 +300,36 @@ class Worker:
         gone = transport.Outcome(None, 0, None, webhooks.ENDPOINT_GONE, None)
         return [(r.delivery_id, gone if r.url is None else next(sent)) for r in requests]
 
-    def record_outcomes(self, outcomes: list[tuple[str, transport.Outcome]]) -> None:
+    def record_outcomes(
+        self, outcomes: list[tuple[str, transport.Outcome]], namespaces: dict[str, str] | None = None
+    ) -> None:
         """Record the outcomes and release the invoices they held: in one transaction, or, if that
-        fails, one transaction each."""
+        fails, one transaction each. With the test clock, one namespace a transaction (``namespaces``:
+        each delivery's), at that namespace's time."""
+        groups: dict[str | None, list[tuple[str, transport.Outcome]]] = {None: outcomes}
+        if self.test_clock and namespaces is not None:
+            groups = {}
+            for delivery_id, outcome in outcomes:
+                groups.setdefault(namespaces[delivery_id], []).append((delivery_id, outcome))
+        for namespace, group in groups.items():
+            self._record(namespace, group)
+        for _, outcome in outcomes:
+            DELIVERIES.labels("succeeded" if outcome.succeeded else "failed").inc()
+        if self.test_clock:
+            self._wakes[0].set()  # the deliveries may have been all that held a clock's step
+
+    def _record(self, namespace: str | None, outcomes: list[tuple[str, transport.Outcome]]) -> None:
         try:
-            with self.uows.write() as uow:
+            with self.uows.write(namespace) as uow:
                 webhooks.record_many(uow, self._actor, outcomes, owner=self.name)
         except Exception as exc:
             log.info("worker.outcomes_recorded_one_by_one", rows=len(outcomes), reason=repr(exc), worker=self.name)
             for delivery_id, outcome in outcomes:
                 try:
-                    with self.uows.write() as uow:
+                    with self.uows.write(namespace) as uow:
                         webhooks.record_many(uow, self._actor, [(delivery_id, outcome)], owner=self.name)
                 except Exception:
                     log.exception("worker.delivery_record_failed", delivery=delivery_id, worker=self.name)
-        for _, outcome in outcomes:
-            DELIVERIES.labels("succeeded" if outcome.succeeded else "failed").inc()
 
     def bill_once(self) -> int:
         """Claim and process one batch of due subscriptions and one of due invoices."""
@@ -324,7 +360,7 @@ class Worker:
             self.recorded()
         finally:  # these are recorded whatever became of the last ones
             if outcomes:
-                self._recording = self.recorder.submit(self.record_outcomes, outcomes)
+                self._recording = self.recorder.submit(self.record_outcomes, outcomes, dict(deliveries))
         return len(deliveries)
 
     def recorded(self) -> None:
@@ -345,44 +381,104 @@ class Worker:
             log.exception("worker.process_failed", row=row_id, worker=self.name)
 
     def pending(self, uow: UnitOfWork) -> int:
-        """Rows due now, leased or not."""
-        subs = uow.conn.execute(
-            select(func.count()).select_from(subscriptions).where(subscriptions.c.next_billing_at <= uow.now)
-        ).scalar_one()
-        invs = uow.conn.execute(
-            select(func.count()).select_from(invoices_t).where(invoices_t.c.next_action_at <= uow.now)
-        ).scalar_one()
-        sends = uow.conn.execute(
-            select(func.count()).select_from(webhook_deliveries).where(webhook_deliveries.c.next_attempt_at <= uow.now)
-        ).scalar_one()
-        return int(subs) + int(invs) + int(sends)
+        """Rows due now, leased or not (with the test clock, each at its own namespace's time)."""
+        counts = [
+            select(func.count()).select_from(table).where(*self._due(uow, table, column)).scalar_subquery()
+            for table, column in (
+                (subscriptions, subscriptions.c.next_billing_at),
+                (invoices_t, invoices_t.c.next_action_at),
+                (webhook_deliveries, webhook_deliveries.c.next_attempt_at),
+            )
+        ]
+        return sum(int(n) for n in uow.conn.execute(select(*counts)).one())
+
+    # ----------------------------------------------------------------------------- the test clocks
+
+    def step_walks(self) -> int:
+        """Test clock: one step of each namespace's walk in progress (``services.test_clock.step``);
+        how many clocks moved or reached their target."""
+        if not self.test_clock:
+            return 0
+        with self.uows(readonly=True) as uow:
+            namespaces = test_clock.walking(uow)
+        moved = 0
+        for namespace in namespaces:
+            with self.uows.write(namespace) as uow:
+                moved += test_clock.step(uow).outcome in ("moved", "reached")
+        if moved:
+            for wake in self._wakes:
+                wake.set()
+        return moved
+
+    def walk(
+        self, namespace: str, timeout: float = 120.0, progress: Callable[[test_clock.Step], None] | None = None
+    ) -> bool:
+        """Walk the namespace's test clock to its target: process what is due (in every namespace, each at
+        its own time), step, again, until the walk is over and nothing of the namespace is due. Other
+        workers may process and step meanwhile. False once nothing moved for ``timeout`` seconds (work
+        another worker holds and does not finish); a long walk that keeps moving never times out.
+        ``progress`` is told every step. Holds nothing from one step to the next."""
+        last = time.monotonic()
+        while True:
+            if self.run_once():
+                last = time.monotonic()
+                continue
+            with self.uows.write(namespace) as uow:
+                step = test_clock.step(uow)
+            if progress is not None:
+                progress(step)
+            if step.outcome == "reached":
+                return True
+            if step.outcome == "moved":
+                last = time.monotonic()
+                continue
+            if step.outcome == "idle":  # no walk (or another worker finished it): done once nothing is due
+                with self.uows(readonly=True) as uow:
+                    if test_clock.due(uow, namespace, step.now) == 0:
+                        return True
+            if time.monotonic() - last > timeout:
+                return False
+            time.sleep(0.05)
 
     def drain(self, timeout: float = 120.0) -> bool:
-        """Process until nothing is due, including work other workers hold; False on timeout."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.run_once():
+        """Process until nothing is due, including work other workers hold, and (test clock) until every
+        walk in progress is over; False once nothing moved for ``timeout`` seconds."""
+        last = time.monotonic()
+        while True:
+            if self.run_once() or self.step_walks():
+                last = time.monotonic()
                 continue
             with self.uows(readonly=True) as uow:
-                if self.pending(uow) == 0:
+                if self.pending(uow) == 0 and not (self.test_clock and test_clock.walking(uow)):
                     return True
+            if time.monotonic() - last > timeout:
+                return False
             time.sleep(0.05)
-        return False
+
+    # ----------------------------------------------------------------------------- running
+
+    def bill_or_step(self) -> int:
+        """``bill_once``; when it found nothing (test clock), a step of each walk in progress."""
+        return self.bill_once() or self.step_walks()
 
     def run(self, stop: threading.Event) -> None:
         """Bill and send webhooks in two loops (threads), until ``stop``: a slow endpoint never holds
-        up the closing of periods, and sending overlaps billing's waits on the database."""
+        up the closing of periods, and sending overlaps billing's waits on the database. With the test
+        clock, the billing loop also walks the clocks forward when it has nothing to do."""
         log.info("worker.started", worker=self.name, batch_size=self.batch_size)
         sender = threading.Thread(
-            target=self._loop, args=(stop, self.deliver_overlapped), name="billhook-deliveries", daemon=True
+            target=self._loop,
+            args=(stop, self.deliver_overlapped, self._wakes[1]),
+            name="billhook-deliveries",
+            daemon=True,
         )
         sender.start()
-        self._loop(stop, self.bill_once)
+        self._loop(stop, self.bill_or_step if self.test_clock else self.bill_once, self._wakes[0])
         sender.join()
         self.recorded()
         log.info("worker.stopped", worker=self.name)
 
-    def _loop(self, stop: threading.Event, once: Callable[[], int]) -> None:
+    def _loop(self, stop: threading.Event, once: Callable[[], int], wake: threading.Event) -> None:
         while not stop.is_set():
             try:
                 handled = once()
@@ -390,7 +486,11 @@ class Worker:
                 log.exception("worker.batch_failed", worker=self.name, loop=threading.current_thread().name)
                 handled = 0
             if not handled:
-                stop.wait(self.poll_interval)
+                if self.test_clock:  # woken early when a clock has moved, or what held it was recorded
+                    wake.wait(self.poll_interval)
+                    wake.clear()
+                else:
+                    stop.wait(self.poll_interval)
 
     def close(self) -> None:
         self.committer.shutdown(wait=True)

@@ -45,28 +45,36 @@ def metrics() -> Response:
 
 @router.get("/test-clock", response_model=ClockState, responses=responses(409), tags=["Test clock"])
 def get_clock(ctx: Ctx = Depends(context)) -> Any:
-    with ctx.runtime.uows(readonly=True) as uow:
+    """The caller's namespace's test clock: its time and, while it walks, the target (``advancingTo``)."""
+    with ctx.runtime.uows(readonly=True, namespace=ctx.namespace) as uow:
         return test_clock.show(uow)
 
 
 @router.post("/test-clock/advance", response_model=ClockState, responses=responses(409, 503), tags=["Test clock"])
 async def advance_clock(body: ClockAdvance, wait: bool = Query(False), ctx: Ctx = Depends(context)) -> Any:
-    """Move the test clock forward; with ``wait=true`` answer once everything due by then is processed."""
+    """Walk the caller's namespace's test clock forward, through every instant something of the namespace
+    falls due, each processed before the next. With ``wait=true``, answer once the target is reached and
+    everything due by then is processed; otherwise at once (the server's workers walk it)."""
 
     def move() -> dict[str, Any]:
-        with ctx.runtime.uows.write() as uow:
+        with ctx.runtime.uows.write(ctx.namespace) as uow:
             state = test_clock.advance(uow, to=body.to, by=body.by)
             uow.commit()
         return state
 
+    def walked() -> dict[str, Any] | None:
+        if not ctx.runtime.drainer().walk(ctx.namespace):
+            return None
+        with ctx.runtime.uows(readonly=True, namespace=ctx.namespace) as uow:
+            return test_clock.show(uow) | {"pending": 0}
+
     state = await anyio.to_thread.run_sync(move)
-    if wait:
-        worker = ctx.runtime.drainer()
-        done = await anyio.to_thread.run_sync(worker.drain)
-        if not done:
-            return problem(503, "clock_drain_timeout", "the clock moved, but due work is still being processed")
-        state["pending"] = 0
-    return state
+    if not wait:
+        return state
+    done = await anyio.to_thread.run_sync(walked)
+    if done is None:
+        return problem(503, "clock_walk_stalled", "the clock is walking, but due work stopped being processed")
+    return done
 
 
 # ------------------------------------------------------------------------------ benchmark only
