@@ -64,6 +64,7 @@ def test_sign_in_refuses_a_wrong_key_and_every_page_shows_the_test_clock(dash: D
         page.goto(path)
         assert page.locator("h1").inner_text() == heading, path
         assert dash.clock() == START_SHOWN, path
+        assert page.get_by_test_id("clock-namespace").inner_text() == "default", path  # the signed-in one's
 
     with page.expect_navigation():
         page.get_by_role("button", name="Sign out").click()
@@ -214,13 +215,13 @@ def test_webhooks_page_shows_health_redelivers_a_failed_delivery_and_rotates_a_s
     asked = dash.submit(delivery_row.get_by_role("button", name="Redeliver"))
     assert asked == ["Send this delivery again?"]
     assert dash.flashes() == ["redelivery queued"]
-    # run the worker: the dashboard's clock control moves the test clock and waits for the work due
+    # run the worker: the dashboard's clock control walks the namespace's test clock and waits for the work due
     page.locator("select[name=by]").select_option("PT1H")
     with page.expect_navigation():
         page.get_by_role("button", name="Advance").click()
     assert page.url == f"{dash.server.base}/webhooks"
     (clock_flash,) = dash.flashes()
-    assert clock_flash.startswith("clock now ") and "still being processed" not in clock_flash
+    assert clock_flash.startswith("clock of default now ") and "still being processed" not in clock_flash
     delivery_row = page.get_by_test_id("deliveries").locator("tbody tr", has_text=delivery["eventId"])
     assert delivery_row.locator(".delivery-status").inner_text() == "succeeded"
     assert delivery_row.locator("ol.attempts li").count() == 12

@@ -101,10 +101,16 @@ def fleet(database_url: str, n: int, *, clock_start: datetime = FLEET_CLOCK_STAR
                 calls = Decimal(i % 97 + 1) + Decimal("0.25") * (i % 4)
                 items.change(uow, actor, sub["id"], "calls", "set", str(calls))
                 result.quantities[sub["id"]] = calls
-    with rt.uows.write() as uow:  # a jump, not a walk: a worker then finds every first period due at once
-        assert isinstance(rt.clock, StoredTestClock)
-        rt.clock.set(uow.conn, FLEET_NOW)
+    jump_clock(rt, FLEET_NOW)
     return result
+
+
+def jump_clock(rt: Runtime, to: datetime) -> None:
+    """Put the default namespace's test clock at ``to`` in one jump, not a walk (set-up for tests of the
+    worker itself): a worker then finds everything due by ``to`` due at once."""
+    assert isinstance(rt.clock, StoredTestClock)
+    with rt.uows.write() as uow:
+        rt.clock.set(uow.conn, to)
 
 
 def closed_count(rt: Runtime) -> int:

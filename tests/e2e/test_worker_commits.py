@@ -14,11 +14,10 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select, text
 
-from billhook.services import test_clock
 from billhook.store.schema import invoices
 from billhook.worker import loop
 from billhook.worker.loop import Worker
-from tests.e2e.support import FLEET_SECOND_END, check_fleet, fleet
+from tests.e2e.support import FLEET_SECOND_END, check_fleet, fleet, jump_clock
 
 N = 12
 
@@ -84,8 +83,7 @@ def test_a_chunk_whose_commit_fails_in_flight_is_done_again_row_by_row(
             conn.execute(
                 text("CREATE TRIGGER fail_once BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION fail_once()")
             )
-        with f.runtime.uows.write() as uow:
-            test_clock.advance(uow, to=FLEET_SECOND_END + timedelta(hours=12))
+        jump_clock(f.runtime, FLEET_SECOND_END + timedelta(hours=12))
         rolled_back_on: list[str] = []  # a rollback on the committer thread is a commit that failed there
         event.listen(f.runtime.engine, "rollback", lambda _c: rolled_back_on.append(threading.current_thread().name))
         assert worker.bill_once() == N  # the second periods (the failed chunk's redone one by one)
@@ -110,8 +108,7 @@ def test_an_open_chunk_gives_way_when_the_commit_in_flight_is_held_up(
     worker = Worker(f.runtime.uows, batch_size=8, chunk_size=4)
     try:
         assert worker.bill_once() == 8  # opened and first periods closed: the sequence exists now
-        with f.runtime.uows.write() as uow:
-            test_clock.advance(uow, to=FLEET_SECOND_END + timedelta(hours=12))
+        jump_clock(f.runtime, FLEET_SECOND_END + timedelta(hours=12))
         monkeypatch.setattr(loop, "COMMIT_WAIT_SECONDS", 0.3)
         blocker = f.runtime.engine.connect()
         tx = blocker.begin()
