@@ -123,8 +123,12 @@ def test_outstanding_without_an_outstanding_invoice_is_a_409(api: Api) -> None:
     api.advance(to="2026-04-30T12:00:00Z")
     paid = closed_invoices(api, sid)[-1]
     assert paid["status"] == "paid"
-    problem(api.put(f"/subscriptions/{sid}/items/seats/quantity", body), 409, code="invoice-immutable")
-    problem(api.post(f"/subscriptions/{sid}/charges", charge), 409, code="invoice-immutable")
+    problem(api.put(f"/subscriptions/{sid}/items/seats/quantity", body), 409, code="no-outstanding-invoice")
+    problem(api.post(f"/subscriptions/{sid}/charges", charge), 409, code="no-outstanding-invoice")
+    # named exactly, it is refused with its status
+    named = {"quantity": "5", "invoiceId": paid["id"]}
+    refused = problem(api.put(f"/subscriptions/{sid}/items/seats/quantity", named), 409, code="invoice-not-held")
+    assert "paid" in refused["detail"]
     assert api.ok(api.get(f"/billing/invoices/{paid['id']}")) == paid  # unchanged, lines and all
     assert api.ok(api.get(f"/subscriptions/{sid}/charges"))["items"] == []
 
@@ -162,7 +166,8 @@ def test_custom_charges_and_credits_land_on_the_next_invoice(api: Api) -> None:
     assert lines(april)["Onboarding"]["quantity"] == "3"
     assert april["totals"]["total"] == "61.50"
     assert april["totals"]["creditsTotal"] == "5.00"
-    assert {c["invoicePeriod"] for c in api.ok(api.get(f"/subscriptions/{sid}/charges"))["items"]} == {"outstanding"}
+    assert {c["invoicePeriod"] for c in api.ok(api.get(f"/subscriptions/{sid}/charges"))["items"]} == {"invoiced"}
+    assert api.ok(api.get(f"/subscriptions/{sid}/charges?invoicePeriod=outstanding"))["items"] == []
     # a charge on a paid invoice cannot be deleted
     problem(api.delete(f"/subscriptions/{sid}/charges/{setup['id']}"), 409, code="invoice-immutable")
     assert line_totals(gathering(api, sid)) == {}

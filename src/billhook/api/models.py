@@ -15,7 +15,24 @@ Key = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9][
 Name = Annotated[str, Field(min_length=1, max_length=256)]
 Text = Annotated[str, Field(max_length=4096)]
 IsoDuration = Annotated[str, Field(pattern=r"^P", max_length=32, examples=["P1M", "PT1H"])]
-InvoicePeriod = Literal["current", "outstanding"]
+InvoicePeriod = Annotated[
+    str,
+    Field(
+        max_length=64,
+        examples=["outstanding"],
+        description="`outstanding`: the subscription's held invoice (the oldest, unless `invoiceId` names one); "
+        "any other value, or none, the current open period",
+    ),
+]
+InvoiceId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        description="One held invoice of the subscription, named exactly (goes with `invoicePeriod` "
+        "`outstanding` or none)",
+    ),
+]
 
 
 class In(BaseModel):
@@ -221,20 +238,25 @@ class Subscription(Out):
 
 class QuantitySet(In):
     quantity: QuantityStr
-    invoicePeriod: InvoicePeriod = "current"
+    invoicePeriod: InvoicePeriod | None = None
+    invoiceId: InvoiceId | None = None
 
 
 class QuantityChange(In):
     quantity: QuantityStr = "1"
-    invoicePeriod: InvoicePeriod = "current"
+    invoicePeriod: InvoicePeriod | None = None
+    invoiceId: InvoiceId | None = None
 
 
 class ItemQuantity(Out):
     itemKey: str
     quantity: str
-    invoicePeriod: InvoicePeriod
+    invoicePeriod: Literal["current", "outstanding"] = Field(description="the period it changed")
     invoiceId: str
     period: Period
+    carriedTo: list[str] | None = Field(
+        None, description="a licensed item corrected on a held invoice: the later invoices the correction went on to"
+    )
 
 
 class SubscriptionItem(Out):
@@ -243,7 +265,8 @@ class SubscriptionItem(Out):
     usageType: str
     includedQuantity: str
     current: ItemQuantity | None = None
-    outstanding: ItemQuantity | None = None
+    outstanding: ItemQuantity | None = Field(None, description="on the oldest held invoice")
+    held: list[ItemQuantity] = Field(default_factory=list, description="on every held invoice, oldest first")
 
 
 class SubscriptionItems(Out):
@@ -255,20 +278,35 @@ class ChargeCreate(In):
     quantity: Annotated[int, Field(ge=1, le=1_000_000)] = 1
     eachAmount: DecimalStr
     description: Text | None = None
-    invoicePeriod: InvoicePeriod = "current"
+    invoicePeriod: InvoicePeriod | None = None
+    invoiceId: InvoiceId | None = None
+
+
+class ChargeEdit(In):
+    quantity: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    eachAmount: DecimalStr | None = None
+    description: Text | None = None
+    invoicePeriod: InvoicePeriod | None = None
+    invoiceId: InvoiceId | None = None
 
 
 class CustomCharge(Out):
     id: str
     subscriptionId: str
     invoiceId: str
-    invoicePeriod: str
+    invoicePeriod: Literal["current", "outstanding", "invoiced"] = Field(
+        description="on the current period, on a held invoice, or billed (no longer editable)"
+    )
     chargeCode: str
     quantity: int
     eachAmount: str
     amount: str
     description: str | None = None
     createdAt: str
+
+
+class OutstandingRun(In):
+    invoiceId: InvoiceId | None = None
 
 
 class CustomCharges(Out):

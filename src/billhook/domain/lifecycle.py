@@ -72,6 +72,7 @@ class Facts:
     period_ended: bool = False
     has_lines: bool = True
     billable_hold_released: bool = True
+    older_held: bool = False  # an older invoice of the same subscription waits at hold 1: it runs first
     critical_issues: bool = False
     draft_sync_hook: bool = False
     draft_synced: bool = False
@@ -105,6 +106,10 @@ def _closable(f: Facts) -> bool:
 
 def _billable_released(f: Facts) -> bool:
     return f.billable_hold_released
+
+
+def _first_held(f: Facts) -> bool:
+    return not f.older_held
 
 
 def _valid(f: Facts) -> bool:
@@ -161,7 +166,7 @@ TABLE: tuple[Transition, ...] = (
     Transition(S.DRAFT_CREATED, T.NEXT, S.DRAFT_OUTSTANDING),
     # hold 1: the Subscription Billable hook
     Transition(S.DRAFT_OUTSTANDING, T.NEXT, S.DRAFT_VALIDATING, _billable_released, "billable hooks done"),
-    Transition(S.DRAFT_OUTSTANDING, T.APPROVE, S.DRAFT_VALIDATING),
+    Transition(S.DRAFT_OUTSTANDING, T.APPROVE, S.DRAFT_VALIDATING, _first_held, "held invoices run in period order"),
     Transition(S.DRAFT_OUTSTANDING, T.UPDATE, S.DRAFT_OUTSTANDING),
     Transition(S.DRAFT_VALIDATING, T.NEXT, S.DRAFT_SYNCING, _valid, "no critical issue"),
     Transition(S.DRAFT_VALIDATING, T.NEXT, S.DRAFT_INVALID, _invalid, "critical issues"),

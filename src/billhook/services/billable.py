@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, bindparam, select, update
 
+from billhook.domain.lifecycle import S
 from billhook.events import outbox
 from billhook.events.catalog import BILLABLE
 from billhook.services import workflow
-from billhook.store.schema import customers, subscriptions, webhook_deliveries
+from billhook.store.schema import customers, invoices, subscriptions, webhook_deliveries
 from billhook.store.sql import among
 from billhook.store.uow import UnitOfWork
 
@@ -31,6 +32,7 @@ class Hold:
     pending: int
     delivered: int
     failed: int
+    behind: str | None = None  # an older invoice of the subscription still held here: it runs first
 
 
 def announces(uow: UnitOfWork, inv: Any) -> bool:
@@ -96,15 +98,76 @@ def hold(uow: UnitOfWork, inv: Row[Any]) -> Hold:
                 webhook_deliveries.c.subject_id == inv.id, webhook_deliveries.c.event_type == BILLABLE
             )
         ).all()
+    behind = older_held(uow, inv)
     if not rows:
-        return Hold(True, None, 0, 0, 0)
+        return Hold(behind is None, None, 0, 0, 0, behind)
     pending = sum(1 for r in rows if r.status == "pending")
     delivered = [r.succeeded_at for r in rows if r.status == "succeeded"]
     failed = [r.failed_at for r in rows if r.status == "failed"]
     if pending:
-        return Hold(False, None, pending, len(delivered), len(failed))
+        return Hold(False, None, pending, len(delivered), len(failed), behind)
     if failed and workflow.billable_hook_failure(inv.workflow) == "hold":
-        return Hold(False, None, 0, len(delivered), len(failed))
+        return Hold(False, None, 0, len(delivered), len(failed), behind)
     settled = max(t for t in delivered + failed if t is not None)
     release_at = workflow.billable_grace(inv.workflow).after(settled)
-    return Hold(uow.now >= release_at, release_at, 0, len(delivered), len(failed))
+    # behind an older one: not released, whatever the grace says (its leaving looks again: ``wake_next``)
+    return Hold(behind is None and uow.now >= release_at, release_at, 0, len(delivered), len(failed), behind)
+
+
+# ------------------------------------------------------------------ held invoices run in period order
+
+_OLDER_HELD = (
+    select(invoices.c.id)
+    .where(
+        invoices.c.subscription_id == bindparam("subscription_id"),
+        invoices.c.kind == "period",
+        invoices.c.extended_status == S.DRAFT_OUTSTANDING.value,
+        invoices.c.period_start < bindparam("period_start"),
+    )
+    .order_by(invoices.c.period_start)
+    .limit(1)
+)
+
+
+def prefetch_held(uow: UnitOfWork, subscription_ids: list[str]) -> None:
+    """Which of these subscriptions have an invoice held in ``draft.outstanding``, one statement for all,
+    so that closing their periods (whose new invoices pass hold 1 at once when none is) asks no more."""
+    held = set(
+        uow.conn.execute(
+            select(invoices.c.subscription_id).where(
+                among(uow.conn, invoices.c.subscription_id, subscription_ids),
+                invoices.c.extended_status == S.DRAFT_OUTSTANDING.value,
+            )
+        ).scalars()
+    )
+    for sub_id in subscription_ids:
+        if sub_id not in held:
+            uow.memo[("none_held", sub_id)] = True
+
+
+def older_held(uow: UnitOfWork, inv: Any) -> str | None:
+    """The oldest invoice of the same subscription still held in ``draft.outstanding`` for a period
+    before this one's, if any: held invoices leave hold 1 in period order."""
+    if inv.kind != "period" or inv.subscription_id is None or uow.memo.get(("none_held", inv.subscription_id)):
+        return None
+    params = {"subscription_id": inv.subscription_id, "period_start": inv.period_start}
+    return uow.conn.execute(_OLDER_HELD, params).scalar()  # type: ignore[no-any-return]
+
+
+_NEWER_HELD = (
+    update(invoices)
+    .where(
+        invoices.c.subscription_id == bindparam("_subscription_id"),
+        invoices.c.kind == "period",
+        invoices.c.extended_status == S.DRAFT_OUTSTANDING.value,
+        invoices.c.period_start > bindparam("_period_start"),
+    )
+    .values(next_action_at=bindparam("_now"))
+)
+
+
+def wake_next(uow: UnitOfWork, inv: Any) -> None:
+    """``inv`` left hold 1: the worker looks again, now, at the newer invoices it held back."""
+    if inv.kind == "period" and inv.subscription_id is not None:
+        params = {"_subscription_id": inv.subscription_id, "_period_start": inv.period_start, "_now": uow.now}
+        uow.conn.execute(_NEWER_HELD, params)

@@ -23,6 +23,8 @@ def waiting_for(uow: UnitOfWork, inv: Row[Any]) -> str | None:
     if state == S.DRAFT_OUTSTANDING:
         h = billable.hold(uow, inv)
         total = h.pending + h.delivered + h.failed
+        if h.behind is not None and not h.pending:
+            return f"waiting for the older held invoice {h.behind} to run first"
         if h.pending:
             return f"waiting for billable hooks: {h.delivered} of {total} delivered"
         if h.failed and not h.released and h.release_at is None:

@@ -32,6 +32,8 @@ def facts(uow: UnitOfWork, inv: Row[Any], *, line_count: int | None = None, hold
             select(func.count()).select_from(invoice_lines).where(invoice_lines.c.invoice_id == inv.id)
         ).scalar_one()
     state = S(inv.extended_status)
+    if state == S.DRAFT_OUTSTANDING:
+        hold = hold or billable.hold(uow, inv)
     invoicing_app = apps.load(uow, inv.invoicing_app_id)
     payment_app = apps.load(uow, inv.payment_app_id)
     custom = invoicing_app is not None and invoicing_app.type == apps.CUSTOM_INVOICING
@@ -39,7 +41,8 @@ def facts(uow: UnitOfWork, inv: Row[Any], *, line_count: int | None = None, hold
         now=uow.now,
         period_ended=inv.period_end <= uow.now,
         has_lines=line_count > 0,
-        billable_hold_released=state != S.DRAFT_OUTSTANDING or (hold or billable.hold(uow, inv)).released,
+        billable_hold_released=hold is None or hold.released,
+        older_held=hold is not None and hold.behind is not None,
         critical_issues=any(i["severity"] == "critical" for i in inv.validation_issues),
         draft_sync_hook=custom and bool(invoicing_app and invoicing_app.enable_draft_sync_hook),
         draft_synced=inv.draft_synced_at is not None,
@@ -69,6 +72,12 @@ def fire_loaded(uow: UnitOfWork, actor: Actor, inv: Row[Any], trigger: T) -> Row
     f = walk.facts()
     row = lifecycle.find(state, trigger, f)
     if row is None:
+        if f.older_held and trigger == T.APPROVE:
+            raise Conflict(
+                f"invoice {walk.hold().behind} of the same subscription is held for an earlier period "
+                "and runs first: held invoices run in period order",
+                code="older_invoice_held",
+            )
         allowed = [t.value for t in lifecycle.allowed_triggers(state, f) if t != T.NEXT]
         raise Conflict(
             f"{trigger.value} is not allowed while the invoice is {state.value}; "
@@ -198,6 +207,9 @@ class Walk:
         self.events.append(("invoice.updated", inv.id, data))
         if row.target in _EVENTS_ON_ENTER:
             self.events.append((_EVENTS_ON_ENTER[row.target], inv.id, data))
+        left_hold = row.source == S.DRAFT_OUTSTANDING and row.target != S.DRAFT_OUTSTANDING
+        if left_hold and self.history[0]["from_status"] != S.GATHERING:  # none is newer than one just closed
+            billable.wake_next(uow, inv)  # the newer ones it held back at hold 1 are looked at again
         if row.target == S.DRAFT_OUTSTANDING and row.source != S.DRAFT_OUTSTANDING and billable.announces(uow, inv):
             self._write_events()  # the billable hook comes after the invoice's own events
             self._hold = billable.announce(uow, inv, data)  # it made the deliveries the invoice waits for

@@ -408,7 +408,9 @@ def after_billable(uow: UnitOfWork, actor_for: Callable[[str], Actor], invoice_i
     rows = [
         inv
         for inv in uow.conn.execute(
-            select(invoices_t).where(among(uow.conn, invoices_t.c.id, ids)).order_by(invoices_t.c.id)
+            select(invoices_t)
+            .where(among(uow.conn, invoices_t.c.id, ids))
+            .order_by(invoices_t.c.period_start, invoices_t.c.id)  # a subscription's held invoices run in order
         )
         if inv.extended_status == S.DRAFT_OUTSTANDING  # again, under the locks
     ]

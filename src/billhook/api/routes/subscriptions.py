@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 
@@ -10,10 +10,14 @@ from billhook.api.context import Ctx, context
 from billhook.api.models import (
     CancelIn,
     ChargeCreate,
+    ChargeEdit,
     CustomCharge,
     CustomCharges,
     Invoice,
+    InvoiceId,
+    InvoicePeriod,
     ItemQuantity,
+    OutstandingRun,
     QuantityChange,
     QuantitySet,
     Subscription,
@@ -22,7 +26,8 @@ from billhook.api.models import (
     SubscriptionList,
 )
 from billhook.api.problems import responses
-from billhook.services import charges, items, outstanding, subscriptions
+from billhook.errors import InvalidInput
+from billhook.services import charges, items, outstanding, periods, subscriptions
 from billhook.services.common import Page
 
 router = APIRouter(tags=["Subscriptions"])
@@ -58,13 +63,48 @@ async def list_items(subscriptionId: str, ctx: Ctx = Depends(context)) -> Any:
     return await ctx.read(items.list_, subscriptionId)
 
 
+# Cheddar's clients send invoicePeriod as a query parameter; billhook takes it there or in the body
+# (and invoiceId likewise): the same value twice is fine, two different ones are a 400.
+PeriodQuery = Annotated[InvoicePeriod | None, Query(description="as `invoicePeriod` in the body")]
+InvoiceIdQuery = Annotated[InvoiceId | None, Query(description="as `invoiceId` in the body")]
+
+
+def _one(name: str, in_body: str | None, in_query: str | None) -> str | None:
+    if in_body is not None and in_query is not None and in_body != in_query:
+        raise InvalidInput.on(name, f"the body says {in_body!r} and the query parameter {in_query!r}")
+    return in_body if in_body is not None else in_query
+
+
+def _address(
+    body_period: str | None, body_invoice: str | None, query_period: str | None, query_invoice: str | None
+) -> periods.Address:
+    return periods.Address.of(
+        _one("invoicePeriod", body_period, query_period), _one("invoiceId", body_invoice, query_invoice)
+    )
+
+
+def _queried(invoice_period: str | None, invoice_id: str | None) -> periods.Address | None:
+    """The address of a request that may name none (then: no constraint)."""
+    if invoice_period is None and invoice_id is None:
+        return None
+    return periods.Address.of(invoice_period, invoice_id)
+
+
 @router.put(
     "/subscriptions/{subscriptionId}/items/{itemKey}/quantity",
     response_model=ItemQuantity,
     responses=responses(404, 409),
 )
-async def set_item_quantity(subscriptionId: str, itemKey: str, body: QuantitySet, ctx: Ctx = Depends(context)) -> Any:
-    return await ctx.write(items.change, subscriptionId, itemKey, "set", body.quantity, body.invoicePeriod)
+async def set_item_quantity(
+    subscriptionId: str,
+    itemKey: str,
+    body: QuantitySet,
+    invoicePeriod: PeriodQuery = None,
+    invoiceId: InvoiceIdQuery = None,
+    ctx: Ctx = Depends(context),
+) -> Any:
+    address = _address(body.invoicePeriod, body.invoiceId, invoicePeriod, invoiceId)
+    return await ctx.write(items.change, subscriptionId, itemKey, "set", body.quantity, address)
 
 
 @router.post(
@@ -77,9 +117,12 @@ async def change_item_quantity(
     itemKey: str,
     op: Literal["add", "remove"],
     body: QuantityChange,
+    invoicePeriod: PeriodQuery = None,
+    invoiceId: InvoiceIdQuery = None,
     ctx: Ctx = Depends(context),
 ) -> Any:
-    return await ctx.write(items.change, subscriptionId, itemKey, op, body.quantity, body.invoicePeriod)
+    address = _address(body.invoicePeriod, body.invoiceId, invoicePeriod, invoiceId)
+    return await ctx.write(items.change, subscriptionId, itemKey, op, body.quantity, address)
 
 
 @router.post(
@@ -88,28 +131,77 @@ async def change_item_quantity(
     response_model=CustomCharge,
     responses=responses(404, 409),
 )
-async def add_charge(subscriptionId: str, body: ChargeCreate, ctx: Ctx = Depends(context)) -> Any:
-    return await ctx.write(charges.add, subscriptionId, body.data())
-
-
-@router.get("/subscriptions/{subscriptionId}/charges", response_model=CustomCharges, responses=responses(404))
-async def list_charges(
+async def add_charge(
     subscriptionId: str,
-    invoicePeriod: Literal["current", "outstanding"] | None = None,
+    body: ChargeCreate,
+    invoicePeriod: PeriodQuery = None,
+    invoiceId: InvoiceIdQuery = None,
     ctx: Ctx = Depends(context),
 ) -> Any:
-    return await ctx.read(charges.list_, subscriptionId, invoicePeriod)
+    address = _address(body.invoicePeriod, body.invoiceId, invoicePeriod, invoiceId)
+    return await ctx.write(charges.add, subscriptionId, body.data(), address)
+
+
+@router.get("/subscriptions/{subscriptionId}/charges", response_model=CustomCharges, responses=responses(404, 409))
+async def list_charges(
+    subscriptionId: str,
+    invoicePeriod: Annotated[
+        InvoicePeriod | None,
+        Query(
+            description="`outstanding`: the charges of every held invoice; any other value: the current "
+            "period's; none: all of the subscription's"
+        ),
+    ] = None,
+    invoiceId: Annotated[InvoiceId | None, Query(description="the charges of this held invoice")] = None,
+    ctx: Ctx = Depends(context),
+) -> Any:
+    return await ctx.read(charges.list_, subscriptionId, _queried(invoicePeriod, invoiceId))
+
+
+@router.put(
+    "/subscriptions/{subscriptionId}/charges/{chargeId}",
+    response_model=CustomCharge,
+    responses=responses(404, 409),
+)
+async def edit_charge(
+    subscriptionId: str,
+    chargeId: str,
+    body: ChargeEdit,
+    invoicePeriod: PeriodQuery = None,
+    invoiceId: InvoiceIdQuery = None,
+    ctx: Ctx = Depends(context),
+) -> Any:
+    """Edit a custom charge or credit of the current period or of a held invoice (what is not given
+    stays). ``invoicePeriod`` / ``invoiceId``, when given, must name the charge's invoice."""
+    period = _one("invoicePeriod", body.invoicePeriod, invoicePeriod)
+    invoice = _one("invoiceId", body.invoiceId, invoiceId)
+    fields = body.model_dump(include={"quantity", "eachAmount", "description"}, exclude_unset=True)
+    return await ctx.write(charges.edit, subscriptionId, chargeId, fields, _queried(period, invoice))
 
 
 @router.delete("/subscriptions/{subscriptionId}/charges/{chargeId}", status_code=204, responses=responses(404, 409))
-async def delete_charge(subscriptionId: str, chargeId: str, ctx: Ctx = Depends(context)) -> Response:
-    await ctx.write(charges.remove, subscriptionId, chargeId)
+async def delete_charge(
+    subscriptionId: str,
+    chargeId: str,
+    invoicePeriod: Annotated[
+        InvoicePeriod | None, Query(description="when given, must name the charge's invoice")
+    ] = None,
+    invoiceId: Annotated[InvoiceId | None, Query(description="when given, must be the charge's invoice")] = None,
+    ctx: Ctx = Depends(context),
+) -> Response:
+    await ctx.write(charges.remove, subscriptionId, chargeId, _queried(invoicePeriod, invoiceId))
     return Response(status_code=204)
 
 
-@router.get("/subscriptions/{subscriptionId}/outstanding-invoice", response_model=Invoice, responses=responses(404))
-async def get_outstanding_invoice(subscriptionId: str, ctx: Ctx = Depends(context)) -> Any:
-    return await ctx.read(outstanding.get, subscriptionId)
+@router.get(
+    "/subscriptions/{subscriptionId}/outstanding-invoice", response_model=Invoice, responses=responses(404, 409)
+)
+async def get_outstanding_invoice(
+    subscriptionId: str,
+    invoiceId: Annotated[InvoiceId | None, Query(description="this held invoice (default: the oldest)")] = None,
+    ctx: Ctx = Depends(context),
+) -> Any:
+    return await ctx.read(outstanding.get, subscriptionId, invoiceId)
 
 
 @router.post(
@@ -117,5 +209,12 @@ async def get_outstanding_invoice(subscriptionId: str, ctx: Ctx = Depends(contex
     response_model=Invoice,
     responses=responses(404, 409),
 )
-async def run_outstanding_invoice(subscriptionId: str, ctx: Ctx = Depends(context)) -> Any:
-    return await ctx.write(outstanding.run, subscriptionId)
+async def run_outstanding_invoice(
+    subscriptionId: str,
+    invoiceId: Annotated[InvoiceId | None, Query(description="this held invoice (default: the oldest)")] = None,
+    body: OutstandingRun | None = None,
+    ctx: Ctx = Depends(context),
+) -> Any:
+    """Run a held invoice now (the oldest, or ``invoiceId``); held invoices run in period order."""
+    invoice = _one("invoiceId", body.invoiceId if body is not None else None, invoiceId)
+    return await ctx.write(outstanding.run, subscriptionId, invoice)
