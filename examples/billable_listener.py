@@ -1,13 +1,21 @@
 """An example integration: a listener for billhook's Subscription Billable hook.
 
 When a subscription's billing period ends, billhook holds the invoice outstanding and sends
-``subscription.billable``. This listener then:
+``subscription.billable`` with the subscription, the customer and the held invoice. This listener then
+works on *that* invoice, named by its id (a subscription may hold several: its listener was down for
+a few periods, say, and an operator redelivered their hooks):
 
 1. verifies the webhook's signature (``billhook.receiver.verify``),
-2. audits the tracked item quantities: sets each item's quantity for the *outstanding* period from
-   its own records (here a JSON file: {"<customer key>": {"<item key>": "<quantity>"}}),
-3. adds a custom credit to the outstanding invoice (a loyalty credit of LOYALTY_CREDIT),
-4. runs the invoice at once instead of waiting for the grace period.
+2. audits the tracked item quantities: sets each item's quantity on the held invoice from its own
+   records of that period (a JSON file, {"<customer key>": {"<item key>": "<quantity>"}}, or per period,
+   {"<customer key>": {"<period end, YYYY-MM-DD>": {"<item key>": "<quantity>"}}}),
+3. adds a custom credit to it (a loyalty credit of LOYALTY_CREDIT),
+4. runs it at once instead of waiting for the grace period, when it is the subscription's oldest held
+   invoice (held invoices run in period order: a newer one is left to billhook, which runs it after its
+   grace, once the older ones have run).
+
+An invoice that is no longer held (billhook ran it after the grace, or someone did by hand) is left as
+it is.
 
 Run it next to ``billhook serve``:
 
@@ -43,40 +51,45 @@ class Integration:
         self.usage_file = usage_file
         self.seen: set[str] = set()  # webhook ids already handled: deliveries are at least once
 
-    def records(self, customer_key: str) -> dict[str, str]:
-        """Our own record of each tracked item's quantity at the period's end."""
+    def records(self, customer_key: str, period_end: str) -> dict[str, str]:
+        """Our own record of each tracked item's quantity at the end of the period ending ``period_end``."""
         if not self.usage_file.exists():
             return {}
-        return json.loads(self.usage_file.read_text()).get(customer_key, {})
+        mine: dict[str, Any] = json.loads(self.usage_file.read_text()).get(customer_key, {})
+        if any(isinstance(v, dict) for v in mine.values()):  # kept per period
+            return dict(mine.get(period_end[:10], {}))
+        return mine
 
     def on_billable(self, event: dict[str, Any]) -> None:
         subscription = event["data"]["subscription"]["id"]
         customer_key = event["data"]["customer"]["key"] or event["data"]["customer"]["id"]
-        for item, quantity in self.records(customer_key).items():
-            self.call(
-                "PUT",
-                f"/subscriptions/{subscription}/items/{item}/quantity",
-                {"quantity": quantity, "invoicePeriod": "outstanding"},
-            )
+        invoice_id = event["data"]["invoice"]["id"]
+        invoice = self.call("GET", f"/billing/invoices/{invoice_id}")
+        if invoice["status"] != "draft":
+            return  # no longer held: billhook ran it already
+        held = {"invoiceId": invoice_id}
+        for item, quantity in self.records(customer_key, invoice["period"]["to"]).items():
+            self.call("PUT", f"/subscriptions/{subscription}/items/{item}/quantity", {"quantity": quantity} | held)
         self.call(
             "POST",
             f"/subscriptions/{subscription}/charges",
-            {
-                "chargeCode": "loyalty",
-                "quantity": 1,
-                "eachAmount": LOYALTY_CREDIT,
-                "description": "Loyalty credit",
-                "invoicePeriod": "outstanding",
-            },
+            {"chargeCode": "loyalty", "quantity": 1, "eachAmount": LOYALTY_CREDIT, "description": "Loyalty credit"}
+            | held,
             idempotency_key=f"loyalty-{event['id']}",
         )
-        self.call(
-            "POST", f"/subscriptions/{subscription}/outstanding-invoice/run", idempotency_key=f"run-{event['id']}"
-        )
+        oldest = self.call("GET", f"/subscriptions/{subscription}/outstanding-invoice")
+        if oldest["id"] == invoice_id:
+            self.call(
+                "POST",
+                f"/subscriptions/{subscription}/outstanding-invoice/run",
+                held,
+                idempotency_key=f"run-{event['id']}",
+            )
 
     def call(self, method: str, path: str, body: Any = None, idempotency_key: str | None = None) -> Any:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         response = self.api.request(method, path, json=body, headers=headers)
+        print(f"{method} {path} -> {response.status_code}", file=sys.stderr, flush=True)
         if response.status_code >= 400:
             raise RuntimeError(f"{method} {path}: {response.status_code} {response.text}")
         return response.json() if response.content else None

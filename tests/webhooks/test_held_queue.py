@@ -245,3 +245,59 @@ def test_a_licensed_correction_goes_on_into_the_periods_that_carried_it(api: Api
     metered = api.ok(api.put(f"{base}/items/storage_gb/quantity", {"quantity": "20", "invoicePeriod": "outstanding"}))
     assert metered.get("carriedTo") is None
     assert "Storage (GB)" not in lines(_invoice(api, may["id"]))  # 0 GB: May bills no storage
+
+
+def test_run_outstanding_on_the_older_invoice_races_the_automatic_run(
+    api: Api, listener: Listener, runtime: Any
+) -> None:
+    """April's grace is over and the worker is about to run it; Run Outstanding on April and on May are sent at
+    the same moment. April is issued once; May never before April (refused while April is held, else after)."""
+    from billhook.services import outstanding
+    from billhook.services.common import Actor
+    from billhook.store.clock import StoredTestClock
+    from tests.lifecycle.test_races import race
+
+    endpoint(api, listener, "billing", [BILLABLE])
+    profile = create_profile(api, sandbox_app_id(api), name="Month", invoicing={"billableGrace": "P35D"})
+    api.advance(to=SUB_START)
+    for rep in range(3):
+        sub = team_subscription(api, f"racer-{rep}", start=None)
+        pin(api, sub["customerId"], profile["id"])
+        sid = sub["id"]
+        api.ok(api.put(f"/subscriptions/{sid}/items/seats/quantity", {"quantity": "12"}))
+        api.advance(by="P2M")  # two periods close; each delivered at once; April's grace ends 35 days later
+        _, april, may = closed_invoices(api, sid)
+        assert (_state(april), _state(may)) == ("draft.outstanding", "draft.outstanding")
+        release = _invoice(api, april["id"])["period"]["to"]
+        assert isinstance(runtime.clock, StoredTestClock)
+        with runtime.uows.write("default") as uow:  # to April's release in one jump: the worker finds it due
+            runtime.clock.set(uow.conn, _after(release, days=35))
+        worker = runtime.worker()
+
+        def run(invoice_id: str | None = None, s: str = sid) -> Any:
+            with runtime.uows.write("default") as uow:
+                return outstanding.run(uow, Actor("default", "api_key:racer"), s, invoice_id)
+
+        try:
+            results = race(worker.run_once, run, lambda i=may["id"]: run(i))
+        finally:
+            worker.close()
+        api.advance(by="PT0S")
+        april_now, may_now = _invoice(api, april["id"]), _invoice(api, may["id"])
+        assert april_now["status"] == "paid"
+        for inv in (april_now, may_now):
+            steps = api.ok(api.get(f"/billing/invoices/{inv['id']}/history"))["items"]
+            assert [h["to"] for h in steps].count("issued") == (1 if inv["status"] == "paid" else 0), steps
+        if may_now["status"] == "paid":  # a run came after April had left the queue
+            assert int(may_now["number"][-6:]) == int(april_now["number"][-6:]) + 1
+        else:
+            assert _state(may_now) == "draft.outstanding"
+        for result in results[1:]:  # each run issued an invoice, or was refused for a reason that says why
+            refused = getattr(result, "code", None)
+            assert isinstance(result, dict) or refused in ("older-invoice-held", "invoice-not-held"), result
+
+
+def _after(at: str, *, days: int) -> Any:
+    from datetime import datetime, timedelta
+
+    return datetime.fromisoformat(at.replace("Z", "+00:00")) + timedelta(days=days)
