@@ -116,8 +116,9 @@ def test_held_invoice_takes_outstanding_edits_to_the_cent_and_runs_on_request(ap
     assert may["id"] == may_before["id"]
     assert lines(may)["Storage (GB)"]["quantity"] == "40"
     assert lines(may)["Storage (GB)"]["totals"]["total"] == "7.50"  # (40 − 10) × 0.25
-    assert lines(may)["Seats"]["totals"]["total"] == "90.00"  # still 12 seats: the outstanding 13th stays in April
-    assert may["totals"]["total"] == "197.50"  # 7.50 + 90.00 + 100.00 (May's base fee was billed in advance in April)
+    # seats are licensed: the 13th added on April went on into May, which still had the 12 April carried
+    assert lines(may)["Seats"]["totals"]["total"] == "97.50"
+    assert may["totals"]["total"] == "205.00"  # 7.50 + 97.50 + 100.00 (May's base fee was billed in advance in April)
     assert check("123.50", "2.00") == held
 
     # Run the outstanding invoice: at once, long before the grace
@@ -131,14 +132,14 @@ def test_held_invoice_takes_outstanding_edits_to_the_cent_and_runs_on_request(ap
     assert ran["issuedAt"] == PERIOD_END == now(api)
     problem(api.get(f"/subscriptions/{sid}/outstanding-invoice"), 404)
 
-    # it left draft.outstanding: outstanding edits are 409 invoice-immutable and change nothing
+    # it left draft.outstanding: nothing is held, outstanding edits are 409 and change nothing
     for method, path, body in (
         ("PUT", "/items/storage_gb/quantity", {"quantity": "30"} | out),
         ("POST", "/items/storage_gb/quantity/add", out),
         ("POST", "/items/seats/quantity/remove", out),
         ("POST", "/charges", {"chargeCode": "late", "quantity": 1, "eachAmount": "1.00"} | out),
     ):
-        problem(api.request(method, f"/subscriptions/{sid}{path}", json=body), 409, code="invoice-immutable")
+        problem(api.request(method, f"/subscriptions/{sid}{path}", json=body), 409, code="no-outstanding-invoice")
     problem(api.delete(f"/subscriptions/{sid}/charges/{credit['id']}"), 409, code="invoice-immutable")
     after = api.ok(api.get(f"/billing/invoices/{april['id']}?expand=lines"))
     assert (after["status"], after["totals"], after["lines"]) == ("paid", ran["totals"], ran["lines"])
