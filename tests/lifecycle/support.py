@@ -190,11 +190,25 @@ def own_facts(uow: UnitOfWork, inv: Row[Any], line_count: int) -> Facts:
     app = apps.load(uow, inv.invoicing_app_id)
     payment = apps.load(uow, inv.payment_app_id)
     custom = app is not None and app.type == apps.CUSTOM_INVOICING
+    older_held = (
+        S(inv.extended_status) == S.DRAFT_OUTSTANDING
+        and inv.kind == "period"
+        and uow.conn.execute(
+            select(schema.invoices.c.id).where(
+                schema.invoices.c.subscription_id == inv.subscription_id,
+                schema.invoices.c.kind == "period",
+                schema.invoices.c.extended_status == S.DRAFT_OUTSTANDING.value,
+                schema.invoices.c.period_start < inv.period_start,
+            )
+        ).first()
+        is not None
+    )
     return Facts(
         now=uow.now,
         period_ended=inv.period_end <= uow.now,
         has_lines=line_count > 0,
         billable_hold_released=S(inv.extended_status) != S.DRAFT_OUTSTANDING or billable.hold(uow, inv).released,
+        older_held=older_held,
         critical_issues=any(i["severity"] == "critical" for i in inv.validation_issues),
         draft_sync_hook=custom and app.enable_draft_sync_hook,
         draft_synced=inv.draft_synced_at is not None,

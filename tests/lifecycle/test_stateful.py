@@ -38,6 +38,7 @@ from billhook.services import (
     outstanding,
     overrides,
     pending_lines,
+    periods,
 )
 from billhook.store import schema
 from tests.conftest import CLOCK_START, TEAM_PLAN, postgres_database
@@ -189,7 +190,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.sub_id is not None)
     @rule(period=st.sampled_from(["current", "outstanding"]), quantity=st.sampled_from(["0", "4", "25.5", "130"]))
     def set_storage(self, period: str, quantity: str) -> None:
-        self.attempt(items.change, self.sub_id, "storage_gb", "set", quantity, period)
+        self.attempt(items.change, self.sub_id, "storage_gb", "set", quantity, periods.Address.of(period, None))
 
     # ------------------------------------------------------------------------------------ the integration
 
