@@ -105,3 +105,38 @@ def test_every_namespace_has_a_clock_of_its_own(runtime: Any, api: Api) -> None:
     assert _history(other, april["id"])[0]["at"] == "2026-04-30T12:00:00Z"
     assert now(api) == "2026-04-30T12:00:00Z"  # and the first one's stayed where it was
     assert len(closed_invoices(api, mine["id"])) == 2
+
+
+def test_a_year_over_daily_subscriptions_is_walked_day_by_day_in_bounded_memory(api: Api) -> None:
+    """P1Y over daily subscriptions: 365 steps, each period closed and paid at its own end; what the walk
+    holds does not grow with the number of steps (it runs in this process: the API's drainer walks)."""
+    import tracemalloc
+
+    daily = {
+        "key": "daily",
+        "name": "Daily",
+        "currency": "EUR",
+        "billingCadence": "P1D",
+        "charges": [{"key": "base", "name": "Day pass", "price": {"type": "flat", "amount": "1.00"}}],
+        "items": [{"key": "calls", "name": "Calls", "price": {"type": "unit", "amount": "0.01"}}],
+    }
+    api.ok(api.post("/plans", daily), 201)
+    subs = []
+    for key in ("day-a", "day-b"):
+        api.ok(api.post("/customers", {"key": key, "name": key, "currency": "EUR"}), 201)
+        subs.append(api.ok(api.post("/subscriptions", {"customerId": key, "plan": "daily"}), 201)["id"])
+    tracemalloc.start()
+    try:
+        api.advance(by="P1M")  # the first month: what the walk's first steps leave allocated
+        after_a_month, _ = tracemalloc.get_traced_memory()
+        state = api.advance(by="P11M")
+        after_a_year, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert state["now"] == "2027-03-30T12:00:00Z" and state.get("advancingTo") is None
+    for sid in subs:
+        closed = [i for i in closed_invoices(api, sid) if i["period"]["to"] != i["period"]["from"]]
+        periods = [i for i in closed if i["issuedAt"] == i["period"]["to"]]
+        assert len(periods) == 365, len(periods)
+        assert {i["status"] for i in closed} == {"paid"}
+    assert after_a_year - after_a_month < 8_000_000, (after_a_month, after_a_year)  # 11 months more: no growth
