@@ -101,7 +101,7 @@ def _editable(
     if row is None:
         raise NotFound(f"custom charge {charge_id!r} not found")
     inv = invoices.load(uow, row.invoice_id)
-    periods.editable(uow, sub, inv)
+    periods.editable(inv)
     if address is not None:
         named = periods.target(uow, sub, address)
         if named.id != inv.id:

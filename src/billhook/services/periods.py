@@ -41,10 +41,10 @@ class Address:
     invoice_id: str | None = None
 
     @classmethod
-    def of(cls, period: str | None, invoice_id: str | None, *, period_field: str = "invoicePeriod") -> Address:
+    def of(cls, period: str | None, invoice_id: str | None) -> Address:
         if invoice_id is not None and period is not None and period_of(period) != "outstanding":
             raise InvalidInput.on(
-                period_field, f"{period!r} names the current period, but invoiceId names a held invoice"
+                "invoicePeriod", f"{period!r} names the current period, but invoiceId names a held invoice"
             )
         return cls("outstanding" if invoice_id is not None else period_of(period), invoice_id)
 
@@ -123,7 +123,7 @@ def target(uow: UnitOfWork, sub: Row[Any], address: Address) -> Row[Any]:
     return billing.gathering_ref(uow, sub)  # after_edit has nothing to do for it: the rest is not read
 
 
-def editable(uow: UnitOfWork, sub: Row[Any], inv: Any) -> None:
+def editable(inv: Any) -> None:
     """409 unless ``inv`` still takes edits: the current period's gathering invoice or a held one."""
     if inv.extended_status != table.S.GATHERING and not is_held(inv):
         raise Conflict(
