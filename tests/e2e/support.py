@@ -344,3 +344,22 @@ def first_line(proc: Proc) -> str | None:
     """The first complete line a process printed (billhook serve's first API key)."""
     out = proc.out()
     return out.split("\n", 1)[0] if "\n" in out else None
+
+
+class Client:
+    """Calls to a served billhook's API that must answer as expected."""
+
+    def __init__(self, base: str, key: str, timeout: float = 60) -> None:
+        self.http = httpx.Client(base_url=f"{base}/api/v1", headers={"Authorization": f"Bearer {key}"}, timeout=timeout)
+
+    def call(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
+        r = self.http.request(method, path, json=body)
+        assert r.status_code == status, f"{method} {path} → {r.status_code}: {r.text}"
+        return r.json() if r.content else None
+
+    def advance(self, to: str) -> None:
+        assert self.call("POST", "/test-clock/advance?wait=true", {"to": to})["now"] == to
+
+    def period_invoices(self, sub_id: str) -> list[dict[str, Any]]:
+        items = self.call("GET", f"/billing/invoices?subscription={sub_id}&expand=lines&pageSize=100")["items"]
+        return sorted((i for i in items if i["status"] != "gathering"), key=lambda i: i["number"])

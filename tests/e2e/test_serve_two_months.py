@@ -9,13 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import TEAM_PLAN
-from tests.e2e.support import Proc, clean_env, first_line, free_port, ready, run_cli, spawn, stop, wait_for
+from tests.e2e.support import Client, Proc, clean_env, first_line, free_port, ready, run_cli, spawn, stop, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -38,23 +37,6 @@ def serving(db_url: str, cwd: Path, label: str) -> Iterator[tuple[Proc, str]]:
         yield proc, base
     finally:
         stop(proc)
-
-
-class Client:
-    def __init__(self, base: str, key: str) -> None:
-        self.http = httpx.Client(base_url=f"{base}/api/v1", headers={"Authorization": f"Bearer {key}"}, timeout=60)
-
-    def call(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
-        r = self.http.request(method, path, json=body)
-        assert r.status_code == status, f"{method} {path} → {r.status_code}: {r.text}"
-        return r.json() if r.content else None
-
-    def advance(self, to: str) -> None:
-        assert self.call("POST", "/test-clock/advance?wait=true", {"to": to})["now"] == to
-
-    def period_invoices(self, sub_id: str) -> list[dict[str, Any]]:
-        items = self.call("GET", f"/billing/invoices?subscription={sub_id}&expand=lines&pageSize=100")["items"]
-        return sorted((i for i in items if i["status"] != "gathering"), key=lambda i: i["number"])
 
 
 def test_serve_two_months_over_http(db_url: str, tmp_path: Path) -> None:

@@ -9,24 +9,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.conftest import TEAM_PLAN
-from tests.e2e.support import Proc, clean_env, free_port, running, spawn, stop, wait_for
+from tests.e2e.support import Client, Proc, clean_env, free_port, ready, running, spawn, stop, wait_for
 from tests.webhooks.helpers import PERIOD_END, SUB_START
 
 pytestmark = pytest.mark.slow
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "billable_listener.py"
 CLOCK_START = "2026-03-30T12:00:00Z"
-
-
-def _ready(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def _spawn_python(args: list[str], *, env: dict[str, str], cwd: Path, label: str) -> Proc:
@@ -36,7 +28,7 @@ def _spawn_python(args: list[str], *, env: dict[str, str], cwd: Path, label: str
     return Proc(popen, out, err)
 
 
-class _Billhook:
+class _Billhook(Client):
     """A ``billhook serve`` on the test clock, and calls to its API that must answer as expected."""
 
     def __init__(self, db_url: str, tmp_path: Path, procs: list[Proc]) -> None:
@@ -52,20 +44,10 @@ class _Billhook:
             label="serve",
         )
         procs.append(self.server)
-        wait_for(lambda: _ready(self.base), timeout=60, what="/readyz", procs=procs)
+        wait_for(lambda: ready(self.base), timeout=60, what="/readyz", procs=procs)
         server = self.server
         self.key = wait_for(lambda: "\n" in server.out() and server.out().split("\n", 1)[0], timeout=30, what="the key")
-        self.http = httpx.Client(
-            base_url=f"{self.base}/api/v1", headers={"Authorization": f"Bearer {self.key}"}, timeout=120
-        )
-
-    def call(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
-        r = self.http.request(method, path, json=body)
-        assert r.status_code == status, f"{method} {path} → {r.status_code}: {r.text}"
-        return r.json() if r.content else None
-
-    def advance(self, to: str) -> None:
-        assert self.call("POST", "/test-clock/advance?wait=true", {"to": to})["now"] == to
+        super().__init__(self.base, self.key, timeout=120)
 
     def listener(self, port: int, secret: str, usage: Path, tmp_path: Path, procs: list[Proc]) -> Proc:
         example = _spawn_python(

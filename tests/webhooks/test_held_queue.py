@@ -152,6 +152,7 @@ def test_custom_charges_on_held_invoices_are_added_edited_listed_and_deleted(api
     )
     problem(api.put(f"{base}/charges/{fee['id']}", {"quantity": 0}), 400, field="quantity")
     problem(api.put(f"{base}/charges/{fee['id']}", {}), 400)
+    problem(api.put(f"{base}/charges/{fee['id']}", {"chargeCode": "other"}), 400, field="chargeCode")
     assert _invoice(api, june["id"])["totals"]["total"] == "149.00"
 
     def listed(query: str = "") -> list[str]:

@@ -283,6 +283,9 @@ class ChargeCreate(In):
 
 
 class ChargeEdit(In):
+    """What an edit may change (``chargeCode`` may not: delete the charge and add another)."""
+
+    model_config = ConfigDict(extra="forbid")  # a field it does not change is refused, not dropped
     quantity: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
     eachAmount: DecimalStr | None = None
     description: Text | None = None
@@ -306,6 +309,7 @@ class CustomCharge(Out):
 
 
 class OutstandingRun(In):
+    model_config = ConfigDict(extra="forbid")
     invoiceId: InvoiceId | None = None
 
 

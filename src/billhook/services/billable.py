@@ -8,6 +8,7 @@ redelivery succeeds or someone runs it) or ``proceed`` (as if acknowledged when 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -115,52 +116,64 @@ def hold(uow: UnitOfWork, inv: Row[Any]) -> Hold:
 
 
 # ------------------------------------------------------------------ held invoices run in period order
+# A subscription's invoices waiting at hold 1, oldest first, as (period start, id): read for a batch in
+# one statement (``prefetch_waiting``) or for one invoice when nothing was read ahead. What was read ahead
+# may be out of date by the end of a batch, only ever on the safe side: an invoice it still shows as
+# waiting has left since, which holds a newer one back until the grace it would wait for anyway ends
+# (the worker looks then), or asks for a wake that finds nothing to wake.
 
-_OLDER_HELD = (
+_WAITING = (invoices.c.kind == "period", invoices.c.extended_status == S.DRAFT_OUTSTANDING.value)
+
+
+def prefetch_waiting(uow: UnitOfWork, subscription_ids: Collection[str]) -> None:
+    """The invoices of these subscriptions waiting at hold 1, one statement for all, for ``older_held``
+    and ``wake_next`` to take from."""
+    waiting: dict[str, list[tuple[datetime, str]]] = {s: [] for s in subscription_ids}
+    if waiting:
+        q = select(invoices.c.subscription_id, invoices.c.period_start, invoices.c.id).where(
+            among(uow.conn, invoices.c.subscription_id, list(waiting)), *_WAITING
+        )
+        for r in uow.conn.execute(q.order_by(invoices.c.period_start)):
+            waiting[r.subscription_id].append((r.period_start, r.id))
+    for sub_id, found in waiting.items():
+        uow.memo[("waiting", sub_id)] = found
+
+
+def _waiting(uow: UnitOfWork, inv: Any) -> list[tuple[datetime, str]] | None:
+    """What ``prefetch_waiting`` read for ``inv``'s subscription (None: nothing was read ahead)."""
+    return uow.memo.get(("waiting", inv.subscription_id))  # type: ignore[return-value]
+
+
+_OLDER = (
     select(invoices.c.id)
     .where(
         invoices.c.subscription_id == bindparam("subscription_id"),
-        invoices.c.kind == "period",
-        invoices.c.extended_status == S.DRAFT_OUTSTANDING.value,
         invoices.c.period_start < bindparam("period_start"),
+        *_WAITING,
     )
     .order_by(invoices.c.period_start)
     .limit(1)
 )
 
 
-def prefetch_held(uow: UnitOfWork, subscription_ids: list[str]) -> None:
-    """Which of these subscriptions have an invoice held in ``draft.outstanding``, one statement for all,
-    so that closing their periods (whose new invoices pass hold 1 at once when none is) asks no more."""
-    held = set(
-        uow.conn.execute(
-            select(invoices.c.subscription_id).where(
-                among(uow.conn, invoices.c.subscription_id, subscription_ids),
-                invoices.c.extended_status == S.DRAFT_OUTSTANDING.value,
-            )
-        ).scalars()
-    )
-    for sub_id in subscription_ids:
-        if sub_id not in held:
-            uow.memo[("none_held", sub_id)] = True
-
-
 def older_held(uow: UnitOfWork, inv: Any) -> str | None:
-    """The oldest invoice of the same subscription still held in ``draft.outstanding`` for a period
-    before this one's, if any: held invoices leave hold 1 in period order."""
-    if inv.kind != "period" or inv.subscription_id is None or uow.memo.get(("none_held", inv.subscription_id)):
+    """The oldest invoice of the same subscription still waiting at hold 1 for a period before this
+    one's, if any: held invoices leave hold 1 in period order."""
+    if inv.kind != "period" or inv.subscription_id is None:
         return None
+    waiting = _waiting(uow, inv)
+    if waiting is not None:
+        return next((i for start, i in waiting if start < inv.period_start), None)
     params = {"subscription_id": inv.subscription_id, "period_start": inv.period_start}
-    return uow.conn.execute(_OLDER_HELD, params).scalar()  # type: ignore[no-any-return]
+    return uow.conn.execute(_OLDER, params).scalar()  # type: ignore[no-any-return]
 
 
-_NEWER_HELD = (
+_WAKE_NEWER = (
     update(invoices)
     .where(
         invoices.c.subscription_id == bindparam("_subscription_id"),
-        invoices.c.kind == "period",
-        invoices.c.extended_status == S.DRAFT_OUTSTANDING.value,
         invoices.c.period_start > bindparam("_period_start"),
+        *_WAITING,
     )
     .values(next_action_at=bindparam("_now"))
 )
@@ -168,6 +181,10 @@ _NEWER_HELD = (
 
 def wake_next(uow: UnitOfWork, inv: Any) -> None:
     """``inv`` left hold 1: the worker looks again, now, at the newer invoices it held back."""
-    if inv.kind == "period" and inv.subscription_id is not None:
-        params = {"_subscription_id": inv.subscription_id, "_period_start": inv.period_start, "_now": uow.now}
-        uow.conn.execute(_NEWER_HELD, params)
+    if inv.kind != "period" or inv.subscription_id is None:
+        return
+    waiting = _waiting(uow, inv)
+    if waiting is not None and all(start <= inv.period_start for start, _ in waiting):
+        return  # nothing newer waits
+    params = {"_subscription_id": inv.subscription_id, "_period_start": inv.period_start, "_now": uow.now}
+    uow.conn.execute(_WAKE_NEWER, params)

@@ -98,7 +98,7 @@ def prefetch(uow: UnitOfWork, subs: Sequence[Row[Any]]) -> None:
         # (pending lines gather on a manual invoice; Update Invoice refuses a period's gathering one).
         uow.memo[("lines", inv.id)] = []
     billable.prefetch(uow, ids)
-    billable.prefetch_held(uow, [s.id for s in due])
+    billable.prefetch_waiting(uow, {s.id for s in due})
     invoices.prefetch_customers(uow, {s.customer_id for s in due})
     for namespace in {s.namespace for s in due}:
         profiles.prefetch_in_force(uow, namespace, {s.customer_id for s in due if s.namespace == namespace})

@@ -21,19 +21,12 @@ from billhook.store.uow import UnitOfWork
 MAX_QUANTITY = 1_000_000
 
 
-def _period(inv: Any) -> str:
-    """Where the charge stands: on the current period, on a held invoice, or billed (no longer editable)."""
-    if inv.extended_status == S.GATHERING:
-        return "current"
-    return "outstanding" if periods.is_held(inv) else "invoiced"
-
-
 def view(row: Row[Any], inv: Any) -> dict[str, Any]:
     return {
         "id": row.id,
         "subscriptionId": row.subscription_id,
         "invoiceId": row.invoice_id,
-        "invoicePeriod": _period(inv),
+        "invoicePeriod": periods.period_name(inv),
         "chargeCode": row.charge_code,
         "quantity": row.quantity,
         "eachAmount": money_str(row.each_amount, inv.currency),
@@ -106,7 +99,7 @@ def _editable(
         named = periods.target(uow, sub, address)
         if named.id != inv.id:
             raise Conflict(
-                f"custom charge {charge_id} is on invoice {inv.id} ({_period(inv)}), "
+                f"custom charge {charge_id} is on invoice {inv.id} ({periods.period_name(inv)}), "
                 f"not on the {address.period} invoice {named.id}",
                 code="charge-not-on-invoice",
             )

@@ -76,7 +76,7 @@ def fire_loaded(uow: UnitOfWork, actor: Actor, inv: Row[Any], trigger: T) -> Row
             raise Conflict(
                 f"invoice {walk.hold().behind} of the same subscription is held for an earlier period "
                 "and runs first: held invoices run in period order",
-                code="older_invoice_held",
+                code="older-invoice-held",
             )
         allowed = [t.value for t in lifecycle.allowed_triggers(state, f) if t != T.NEXT]
         raise Conflict(

@@ -28,20 +28,20 @@ def run(uow: UnitOfWork, actor: Actor, subscription_id: str, invoice_id: str | N
     """Run it now: skip the billable wait (never a sync hook); on a failed payment, retry it. Held
     invoices run in period order: a newer one is refused while an older one is still held."""
     sub = subscriptions.find_locked(uow, actor.namespace, subscription_id)
-    inv = _runnable(uow, sub, invoice_id)
+    oldest = periods.oldest_held(uow, sub)
+    inv = _runnable(uow, sub, invoice_id, oldest)
     if inv.extended_status == S.PAYMENT_FAILED:
         return billing.invoice_view(uow, lifecycle.fire(uow, actor, inv.id, T.RETRY))
-    older = periods.oldest_held(uow, sub)
-    if older is not None and older.period_start < inv.period_start:
+    if oldest is not None and oldest.period_start < inv.period_start:
         raise Conflict(
-            f"invoice {older.id} (period from {iso(older.period_start)}) is held for an earlier period "
-            f"and is {older.extended_status}: it runs first",
+            f"invoice {oldest.id} (period from {iso(oldest.period_start)}) is held for an earlier period "
+            f"and is {oldest.extended_status}: it runs first",
             code="older-invoice-held",
         )
     return billing.invoice_view(uow, lifecycle.fire(uow, actor, inv.id, T.APPROVE))
 
 
-def _runnable(uow: UnitOfWork, sub: Row[Any], invoice_id: str | None) -> Row[Any]:
+def _runnable(uow: UnitOfWork, sub: Row[Any], invoice_id: str | None, oldest: Row[Any] | None) -> Row[Any]:
     """The invoice a run names: ``invoice_id`` (held, or with a failed payment to retry), or else the
     oldest held one, or else the latest closed one when its payment failed."""
     if invoice_id is not None:
@@ -49,7 +49,6 @@ def _runnable(uow: UnitOfWork, sub: Row[Any], invoice_id: str | None) -> Row[Any
         if inv.subscription_id == sub.id and inv.extended_status == S.PAYMENT_FAILED:
             return inv
         return periods.held_invoice(uow, sub, invoice_id)
-    oldest = periods.oldest_held(uow, sub)
     if oldest is not None:
         return oldest
     failed = periods.latest_closed(uow, sub)

@@ -147,10 +147,18 @@ def later(uow: UnitOfWork, sub: Row[Any], inv: Row[Any]) -> list[Row[Any]]:
     )
 
 
+def period_name(inv: Any) -> str:
+    """Where an invoice stands for ``invoicePeriod``: the current period's, a held one (``outstanding``),
+    or billed (``invoiced``: no longer editable)."""
+    if inv.extended_status == table.S.GATHERING:
+        return "current"
+    return "outstanding" if is_held(inv) else "invoiced"
+
+
 def view_of(inv: Any) -> dict[str, Any]:
     """Which invoice and period a change landed on, for its response."""
     return {
-        "invoicePeriod": "current" if inv.extended_status == table.S.GATHERING else "outstanding",
+        "invoicePeriod": period_name(inv),
         "invoiceId": inv.id,
         "period": {"from": iso(inv.period_start), "to": iso(inv.period_end)},
     }

@@ -418,6 +418,7 @@ def after_billable(uow: UnitOfWork, actor_for: Callable[[str], Actor], invoice_i
         return
     held_ids = [inv.id for inv in rows]
     billable.prefetch(uow, held_ids)
+    billable.prefetch_waiting(uow, {inv.subscription_id for inv in rows if inv.subscription_id is not None})
     invoices.prefetch_lines(uow, held_ids)
     invoices.prefetch_customers(uow, customer_ids)
     if len(rows) > 1:  # numbers and writes at the commit (a failure is redone one delivery at a time, without)

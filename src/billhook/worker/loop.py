@@ -300,14 +300,12 @@ class Worker:
         gone = transport.Outcome(None, 0, None, webhooks.ENDPOINT_GONE, None)
         return [(r.delivery_id, gone if r.url is None else next(sent)) for r in requests]
 
-    def record_outcomes(
-        self, outcomes: list[tuple[str, transport.Outcome]], namespaces: dict[str, str] | None = None
-    ) -> None:
+    def record_outcomes(self, outcomes: list[tuple[str, transport.Outcome]], namespaces: dict[str, str]) -> None:
         """Record the outcomes and release the invoices they held: in one transaction, or, if that
         fails, one transaction each. With the test clock, one namespace a transaction (``namespaces``:
         each delivery's), at that namespace's time."""
         groups: dict[str | None, list[tuple[str, transport.Outcome]]] = {None: outcomes}
-        if self.test_clock and namespaces is not None:
+        if self.test_clock:
             groups = {}
             for delivery_id, outcome in outcomes:
                 groups.setdefault(namespaces[delivery_id], []).append((delivery_id, outcome))
@@ -383,12 +381,8 @@ class Worker:
     def pending(self, uow: UnitOfWork) -> int:
         """Rows due now, leased or not (with the test clock, each at its own namespace's time)."""
         counts = [
-            select(func.count()).select_from(table).where(*self._due(uow, table, column)).scalar_subquery()
-            for table, column in (
-                (subscriptions, subscriptions.c.next_billing_at),
-                (invoices_t, invoices_t.c.next_action_at),
-                (webhook_deliveries, webhook_deliveries.c.next_attempt_at),
-            )
+            select(func.count()).select_from(table).where(*self._due(uow, table, table.c[column])).scalar_subquery()
+            for table, column in test_clock.DUE
         ]
         return sum(int(n) for n in uow.conn.execute(select(*counts)).one())
 

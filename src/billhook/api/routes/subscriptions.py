@@ -63,31 +63,37 @@ async def list_items(subscriptionId: str, ctx: Ctx = Depends(context)) -> Any:
     return await ctx.read(items.list_, subscriptionId)
 
 
-# Cheddar's clients send invoicePeriod as a query parameter; billhook takes it there or in the body
-# (and invoiceId likewise): the same value twice is fine, two different ones are a 400.
-PeriodQuery = Annotated[InvoicePeriod | None, Query(description="as `invoicePeriod` in the body")]
-InvoiceIdQuery = Annotated[InvoiceId | None, Query(description="as `invoiceId` in the body")]
-
-
 def _one(name: str, in_body: str | None, in_query: str | None) -> str | None:
     if in_body is not None and in_query is not None and in_body != in_query:
         raise InvalidInput.on(name, f"the body says {in_body!r} and the query parameter {in_query!r}")
     return in_body if in_body is not None else in_query
 
 
-def _address(
-    body_period: str | None, body_invoice: str | None, query_period: str | None, query_invoice: str | None
-) -> periods.Address:
-    return periods.Address.of(
-        _one("invoicePeriod", body_period, query_period), _one("invoiceId", body_invoice, query_invoice)
-    )
+class Addressed:
+    """The invoice a request names. Cheddar's clients send ``invoicePeriod`` as a query parameter: billhook
+    takes it there or in the body (and ``invoiceId`` likewise); the same value twice is fine, two
+    different ones are a 400."""
 
+    def __init__(
+        self,
+        invoicePeriod: Annotated[
+            InvoicePeriod | None,
+            Query(description="`outstanding`: a held invoice; any other value: the current period (or in the body)"),
+        ] = None,
+        invoiceId: Annotated[InvoiceId | None, Query(description="one held invoice (or in the body)")] = None,
+    ) -> None:
+        self.period = invoicePeriod
+        self.invoice_id = invoiceId
 
-def _queried(invoice_period: str | None, invoice_id: str | None) -> periods.Address | None:
-    """The address of a request that may name none (then: no constraint)."""
-    if invoice_period is None and invoice_id is None:
-        return None
-    return periods.Address.of(invoice_period, invoice_id)
+    def named(self, body_period: str | None = None, body_invoice: str | None = None) -> periods.Address | None:
+        """The address the request gives, with the body's; None when it gives none."""
+        period = _one("invoicePeriod", body_period, self.period)
+        invoice = _one("invoiceId", body_invoice, self.invoice_id)
+        return None if period is None and invoice is None else periods.Address.of(period, invoice)
+
+    def target(self, body_period: str | None, body_invoice: str | None) -> periods.Address:
+        """The invoice an edit changes: the current period's unless the request names a held one."""
+        return self.named(body_period, body_invoice) or periods.Address()
 
 
 @router.put(
@@ -99,11 +105,10 @@ async def set_item_quantity(
     subscriptionId: str,
     itemKey: str,
     body: QuantitySet,
-    invoicePeriod: PeriodQuery = None,
-    invoiceId: InvoiceIdQuery = None,
+    to: Addressed = Depends(),
     ctx: Ctx = Depends(context),
 ) -> Any:
-    address = _address(body.invoicePeriod, body.invoiceId, invoicePeriod, invoiceId)
+    address = to.target(body.invoicePeriod, body.invoiceId)
     return await ctx.write(items.change, subscriptionId, itemKey, "set", body.quantity, address)
 
 
@@ -117,11 +122,10 @@ async def change_item_quantity(
     itemKey: str,
     op: Literal["add", "remove"],
     body: QuantityChange,
-    invoicePeriod: PeriodQuery = None,
-    invoiceId: InvoiceIdQuery = None,
+    to: Addressed = Depends(),
     ctx: Ctx = Depends(context),
 ) -> Any:
-    address = _address(body.invoicePeriod, body.invoiceId, invoicePeriod, invoiceId)
+    address = to.target(body.invoicePeriod, body.invoiceId)
     return await ctx.write(items.change, subscriptionId, itemKey, op, body.quantity, address)
 
 
@@ -132,30 +136,18 @@ async def change_item_quantity(
     responses=responses(404, 409),
 )
 async def add_charge(
-    subscriptionId: str,
-    body: ChargeCreate,
-    invoicePeriod: PeriodQuery = None,
-    invoiceId: InvoiceIdQuery = None,
-    ctx: Ctx = Depends(context),
+    subscriptionId: str, body: ChargeCreate, to: Addressed = Depends(), ctx: Ctx = Depends(context)
 ) -> Any:
-    address = _address(body.invoicePeriod, body.invoiceId, invoicePeriod, invoiceId)
+    address = to.target(body.invoicePeriod, body.invoiceId)
     return await ctx.write(charges.add, subscriptionId, body.data(), address)
 
 
 @router.get("/subscriptions/{subscriptionId}/charges", response_model=CustomCharges, responses=responses(404, 409))
-async def list_charges(
-    subscriptionId: str,
-    invoicePeriod: Annotated[
-        InvoicePeriod | None,
-        Query(
-            description="`outstanding`: the charges of every held invoice; any other value: the current "
-            "period's; none: all of the subscription's"
-        ),
-    ] = None,
-    invoiceId: Annotated[InvoiceId | None, Query(description="the charges of this held invoice")] = None,
-    ctx: Ctx = Depends(context),
-) -> Any:
-    return await ctx.read(charges.list_, subscriptionId, _queried(invoicePeriod, invoiceId))
+async def list_charges(subscriptionId: str, of: Addressed = Depends(), ctx: Ctx = Depends(context)) -> Any:
+    """The subscription's custom charges and credits: all of them; with ``invoicePeriod=outstanding``
+    those of every held invoice; with another ``invoicePeriod`` the current period's; with ``invoiceId``
+    those of that held invoice."""
+    return await ctx.read(charges.list_, subscriptionId, of.named())
 
 
 @router.put(
@@ -164,32 +156,22 @@ async def list_charges(
     responses=responses(404, 409),
 )
 async def edit_charge(
-    subscriptionId: str,
-    chargeId: str,
-    body: ChargeEdit,
-    invoicePeriod: PeriodQuery = None,
-    invoiceId: InvoiceIdQuery = None,
-    ctx: Ctx = Depends(context),
+    subscriptionId: str, chargeId: str, body: ChargeEdit, on: Addressed = Depends(), ctx: Ctx = Depends(context)
 ) -> Any:
     """Edit a custom charge or credit of the current period or of a held invoice (what is not given
     stays). ``invoicePeriod`` / ``invoiceId``, when given, must name the charge's invoice."""
-    period = _one("invoicePeriod", body.invoicePeriod, invoicePeriod)
-    invoice = _one("invoiceId", body.invoiceId, invoiceId)
     fields = body.model_dump(include={"quantity", "eachAmount", "description"}, exclude_unset=True)
-    return await ctx.write(charges.edit, subscriptionId, chargeId, fields, _queried(period, invoice))
+    address = on.named(body.invoicePeriod, body.invoiceId)
+    return await ctx.write(charges.edit, subscriptionId, chargeId, fields, address)
 
 
 @router.delete("/subscriptions/{subscriptionId}/charges/{chargeId}", status_code=204, responses=responses(404, 409))
 async def delete_charge(
-    subscriptionId: str,
-    chargeId: str,
-    invoicePeriod: Annotated[
-        InvoicePeriod | None, Query(description="when given, must name the charge's invoice")
-    ] = None,
-    invoiceId: Annotated[InvoiceId | None, Query(description="when given, must be the charge's invoice")] = None,
-    ctx: Ctx = Depends(context),
+    subscriptionId: str, chargeId: str, on: Addressed = Depends(), ctx: Ctx = Depends(context)
 ) -> Response:
-    await ctx.write(charges.remove, subscriptionId, chargeId, _queried(invoicePeriod, invoiceId))
+    """Delete a custom charge or credit of the current period or of a held invoice. ``invoicePeriod`` /
+    ``invoiceId``, when given, must name the charge's invoice."""
+    await ctx.write(charges.remove, subscriptionId, chargeId, on.named())
     return Response(status_code=204)
 
 
